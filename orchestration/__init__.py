@@ -1,0 +1,1 @@
+"""Dagster orchestration of curlake: the only package that imports dagster."""

@@ -1,0 +1,143 @@
+"""`cost_line_items`: every CUR line item of a billing period, in the canonical typed schema.
+
+Write-audit-publish: the delivery is read once into a run-local DuckDB staging table, audited
+by the gates below, and only then published atomically to the lake.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from decimal import Decimal
+
+import dagster as dg
+
+from orchestration.gates import Gate, check_specs, gated_publish
+from orchestration.partitions import billing_periods
+from orchestration.resources import CurlakeSettings
+from transforms import duck, schema
+from transforms.catalog import build_catalog
+from transforms.discover import Delivery, discover
+from transforms.lake import publish_partition
+from transforms.readers import read_delivery
+from transforms.reconcile import source_totals
+
+TABLE = "cost_line_items"
+RECONCILIATION_TOLERANCE = Decimal("0.000001")
+
+GATES = (
+    ("schema_and_types", "Every canonical column is present with its type.", True),
+    ("known_line_item_types", "line_item_type, charge_category and purchase_option take only known values.", True),
+    ("no_null_keys", "No nulls in key columns (the schema's non-nullable columns).", True),
+    ("reconciles_with_source", "Row count, unblended and amortized totals equal the source files' own totals (to 1e-6), computed independently with pyarrow.", True),
+)
+
+
+def find_delivery(source: str, billing_period: str) -> Delivery:
+    deliveries = [d for d in discover(source) if d.billing_period == billing_period]
+    if not deliveries:
+        found = sorted({d.billing_period for d in discover(source)})
+        raise dg.Failure(
+            f"No delivery for billing period {billing_period} under {source}. "
+            f"Billing periods found there: {', '.join(found) or 'none'}."
+        )
+    if len(deliveries) > 1:
+        raise dg.Failure(
+            f"Billing period {billing_period} is delivered in several formats under {source} "
+            f"({', '.join(d.format for d in deliveries)}); point --source at one export."
+        )
+    return deliveries[0]
+
+
+def audit(con, staged: str, delivery: Delivery) -> list[Gate]:
+    """The gates of cost_line_items over the staged table."""
+    from expectations.suites.cost_line_items import check_cost_line_items
+
+    suite = check_cost_line_items(con, staged, delivery.billing_period)
+    gates = [
+        Gate(name, all(o.success for o in outcomes), desc, {"failures": [o.details | {"expectation": o.expectation, "column": o.column, "observed": o.observed} for o in outcomes if not o.success], "expectations_evaluated": len(outcomes)})
+        for name, desc, outcomes in _group_outcomes(suite)
+    ]
+    gates.append(_reconciliation_gate(con, staged, delivery))
+    return gates
+
+
+def _group_outcomes(suite):
+    groups = {name: [] for name, _, _ in GATES[:3]}
+    for o in suite.outcomes:
+        kind = o.expectation
+        if "null" in kind:
+            groups["no_null_keys"].append(o)
+        elif "in_set" in kind or "distinct" in kind:
+            groups["known_line_item_types"].append(o)
+        else:
+            groups["schema_and_types"].append(o)
+    return [(name, desc, groups[name]) for name, desc, _ in GATES[:3]]
+
+
+def _reconciliation_gate(con, staged: str, delivery: Delivery) -> Gate:
+    expected = source_totals(delivery)
+    rows, unblended, amortized = con.execute(
+        f'SELECT count(*), coalesce(sum(unblended_cost), 0), coalesce(sum(amortized_cost), 0) FROM "{staged}"'
+    ).fetchone()
+    diffs = {
+        "rows": rows - int(expected["rows"]),
+        "unblended_cost": Decimal(str(unblended)) - Decimal(str(expected["unblended_cost"])),
+        "amortized_cost": Decimal(str(amortized)) - Decimal(str(expected["amortized_cost"])),
+    }
+    passed = diffs["rows"] == 0 and all(abs(diffs[k]) <= RECONCILIATION_TOLERANCE for k in ("unblended_cost", "amortized_cost"))
+    return Gate(
+        "reconciles_with_source",
+        passed,
+        GATES[3][1],
+        {
+            "rows": rows,
+            "source_rows": int(expected["rows"]),
+            "unblended_cost": unblended,
+            "source_unblended_cost": expected["unblended_cost"],
+            "amortized_cost": amortized,
+            "source_amortized_cost": expected["amortized_cost"],
+            "difference": diffs,
+        },
+    )
+
+
+@dg.asset(
+    name=TABLE,
+    partitions_def=billing_periods,
+    check_specs=check_specs(TABLE, GATES),
+    group_name="ingest",
+    kinds={"duckdb", "parquet", "s3"},
+    description=__doc__,
+    metadata={"columns": dg.TableMetadataSet(column_schema=dg.TableSchema(columns=[
+        dg.TableColumn(c.name, c.type, description=c.description) for c in schema.COST_LINE_ITEMS
+    ])).column_schema},
+)
+def cost_line_items(context: dg.AssetExecutionContext, settings: CurlakeSettings):
+    period = context.partition_key
+    delivery = find_delivery(settings.source, period)
+    context.log.info(f"{period}: {delivery.format} delivery {delivery.delivery_id}, {len(delivery.files)} file(s)")
+    with tempfile.TemporaryDirectory(prefix="curlake-stage-") as workdir:
+        con = duck.connect(os.path.join(workdir, "stage.duckdb"), memory_limit=settings.duckdb_memory_limit)
+        try:
+            read_delivery(con, delivery).create("staged")
+            gates = audit(con, "staged", delivery)
+
+            def publish() -> dict:
+                result = publish_partition(
+                    con, 'SELECT * EXCLUDE (billing_period) FROM "staged"', settings.lake, TABLE, period,
+                    sort_by=["usage_date", "usage_account_id", "service_code"],
+                    lineage={"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format},
+                )
+                build_catalog(settings.lake)
+                totals = con.execute('SELECT sum(unblended_cost), sum(amortized_cost) FROM "staged"').fetchone()
+                return {
+                    "rows": result.rows, "version": result.version, "bytes": result.bytes,
+                    "unblended_cost": totals[0], "amortized_cost": totals[1],
+                    "source_format": delivery.format, "delivery_id": delivery.delivery_id,
+                    "fingerprint": delivery.fingerprint, "files": len(delivery.files),
+                }
+
+            yield from gated_publish(context, gates, publish)
+        finally:
+            con.close()
