@@ -6,7 +6,6 @@ with their observed values); a failed blocking gate fails the step, so nothing i
 downstream assets do not run. The lake keeps its last good version.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field

@@ -6,7 +6,6 @@ current fingerprint has not yet been requested (tag `curlake/fingerprint` on a r
 checks every few minutes; the hourly schedule is the fallback when sensors are switched off.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -4,7 +4,6 @@ Write-audit-publish: the delivery is read once into a run-local DuckDB staging t
 by the gates below, and only then published atomically to the lake.
 """
 
-from __future__ import annotations
 
 import os
 import tempfile
@@ -25,12 +24,25 @@ from transforms.reconcile import source_totals
 TABLE = "cost_line_items"
 RECONCILIATION_TOLERANCE = Decimal("0.000001")
 
-GATES = (
-    ("schema_and_types", "Every canonical column is present with its type.", True),
-    ("known_line_item_types", "line_item_type, charge_category and purchase_option take only known values.", True),
-    ("no_null_keys", "No nulls in key columns (the schema's non-nullable columns).", True),
-    ("reconciles_with_source", "Row count, unblended and amortized totals equal the source files' own totals (to 1e-6), computed independently with pyarrow.", True),
+# Gate name in Dagster -> check group of expectations.suites.cost_line_items.CHECKS.
+SUITE_GATES = {
+    "schema_and_types": "schema",
+    "known_line_item_types": "known_values",
+    "no_null_keys": "no_null_keys",
+    "billing_period_matches_partition": "billing_period",
+    "not_empty": "not_empty",
+}
+RECONCILIATION = (
+    "reconciles_with_source",
+    "Row count, unblended and amortized totals equal the source files' own totals (to 1e-6), "
+    "computed independently with pyarrow.",
 )
+
+
+def gate_declarations() -> list[tuple[str, str, bool]]:
+    from expectations.suites.cost_line_items import CHECKS
+
+    return [(gate, CHECKS[group], True) for gate, group in SUITE_GATES.items()] + [(*RECONCILIATION, True)]
 
 
 def find_delivery(source: str, billing_period: str) -> Delivery:
@@ -51,28 +63,16 @@ def find_delivery(source: str, billing_period: str) -> Delivery:
 
 def audit(con, staged: str, delivery: Delivery) -> list[Gate]:
     """The gates of cost_line_items over the staged table."""
-    from expectations.suites.cost_line_items import check_cost_line_items
+    from expectations.suites.cost_line_items import CHECKS, check_cost_line_items
 
     suite = check_cost_line_items(con, staged, delivery.billing_period)
-    gates = [
-        Gate(name, all(o.success for o in outcomes), desc, {"failures": [o.details | {"expectation": o.expectation, "column": o.column, "observed": o.observed} for o in outcomes if not o.success], "expectations_evaluated": len(outcomes)})
-        for name, desc, outcomes in _group_outcomes(suite)
-    ]
+    gates = []
+    for gate, group in SUITE_GATES.items():
+        outcomes = [o for o in suite.outcomes if o.details.get("check") == group]
+        failures = [o.message() for o in outcomes if not o.success]
+        gates.append(Gate(gate, not failures, CHECKS[group], {"expectations": len(outcomes), "failures": failures}))
     gates.append(_reconciliation_gate(con, staged, delivery))
     return gates
-
-
-def _group_outcomes(suite):
-    groups = {name: [] for name, _, _ in GATES[:3]}
-    for o in suite.outcomes:
-        kind = o.expectation
-        if "null" in kind:
-            groups["no_null_keys"].append(o)
-        elif "in_set" in kind or "distinct" in kind:
-            groups["known_line_item_types"].append(o)
-        else:
-            groups["schema_and_types"].append(o)
-    return [(name, desc, groups[name]) for name, desc, _ in GATES[:3]]
 
 
 def _reconciliation_gate(con, staged: str, delivery: Delivery) -> Gate:
@@ -89,7 +89,7 @@ def _reconciliation_gate(con, staged: str, delivery: Delivery) -> Gate:
     return Gate(
         "reconciles_with_source",
         passed,
-        GATES[3][1],
+        RECONCILIATION[1],
         {
             "rows": rows,
             "source_rows": int(expected["rows"]),
@@ -105,13 +105,13 @@ def _reconciliation_gate(con, staged: str, delivery: Delivery) -> Gate:
 @dg.asset(
     name=TABLE,
     partitions_def=billing_periods,
-    check_specs=check_specs(TABLE, GATES),
+    check_specs=check_specs(TABLE, gate_declarations()),
     group_name="ingest",
     kinds={"duckdb", "parquet", "s3"},
     description=__doc__,
-    metadata={"columns": dg.TableMetadataSet(column_schema=dg.TableSchema(columns=[
+    metadata={"dagster/column_schema": dg.TableSchema(columns=[
         dg.TableColumn(c.name, c.type, description=c.description) for c in schema.COST_LINE_ITEMS
-    ])).column_schema},
+    ])},
 )
 def cost_line_items(context: dg.AssetExecutionContext, settings: CurlakeSettings):
     period = context.partition_key

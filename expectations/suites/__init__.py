@@ -1,0 +1,1 @@
+"""Expectation suites, one module per table they gate."""
