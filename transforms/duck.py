@@ -37,6 +37,8 @@ def connect(
     if threads:
         config["threads"] = threads
     con = duckdb.connect(database, read_only=read_only, config=config)
-    if s3:
+    # A second connect() to the same file in one process returns the same database, which
+    # already has the filesystem.
+    if s3 and "s3" not in con.list_filesystems():
         con.register_filesystem(storage.filesystem("s3://"))
     return con
