@@ -1,0 +1,92 @@
+-- tag_compliance: the share of taggable cost (amortized) that carries every required tag with a
+-- configured value, per account and service, for one billing period; one row per required tag and
+-- one for all of them together (required_tag 'all_required').
+-- Taggable: a charge category in $taggable_categories and, when $require_resource_id, a resource id
+-- (only resources can carry tags). A tag counts when one of its keys (precedence order) has a value
+-- that is a configured value or alias after normalization; a present but unknown value is
+-- 'invalid', an absent one 'missing'.
+-- Markers: line_items, tag_<dim> (as in allocated_line_items.sql).
+-- Parameters: $billing_period, $values_<dim>, $required_tags, $taggable_categories, $require_resource_id.
+WITH li AS (
+    SELECT
+        usage_account_id, service_code, amortized_cost,
+        /*@tag_team*/ AS tag_team,
+        /*@tag_product*/ AS tag_product,
+        /*@tag_environment*/ AS tag_environment,
+        /*@tag_cost_center*/ AS tag_cost_center
+    FROM /*@line_items*/
+    WHERE billing_period = $billing_period
+        AND list_contains(CAST($taggable_categories AS VARCHAR[]), charge_category)
+        AND (NOT $require_resource_id OR nullif(trim(resource_id), '') IS NOT NULL)
+),
+statuses AS (
+    -- Aggregated before anything else reads it: at most 3^4 status combinations per account and service.
+    SELECT
+        li.usage_account_id, li.service_code,
+        CASE WHEN li.tag_team IS NULL THEN 'missing' WHEN tv.match_value IS NULL THEN 'invalid' ELSE 'valid' END AS team,
+        CASE WHEN li.tag_product IS NULL THEN 'missing' WHEN pv.match_value IS NULL THEN 'invalid' ELSE 'valid' END
+            AS product,
+        CASE WHEN li.tag_environment IS NULL THEN 'missing' WHEN ev.match_value IS NULL THEN 'invalid' ELSE 'valid' END
+            AS environment,
+        CASE WHEN li.tag_cost_center IS NULL THEN 'missing' WHEN cv.match_value IS NULL THEN 'invalid' ELSE 'valid' END
+            AS cost_center,
+        sum(li.amortized_cost) AS amortized_cost,
+        count(*) AS line_items
+    FROM li
+    LEFT JOIN (SELECT unnest(CAST($values_team AS STRUCT(match_value VARCHAR, value VARCHAR)[]), recursive := true)) AS tv
+        ON tv.match_value = li.tag_team
+    LEFT JOIN (SELECT unnest(CAST($values_product AS STRUCT(match_value VARCHAR, value VARCHAR)[]), recursive := true)) AS pv
+        ON pv.match_value = li.tag_product
+    LEFT JOIN (SELECT unnest(CAST($values_environment AS STRUCT(match_value VARCHAR, value VARCHAR)[]), recursive := true)) AS ev
+        ON ev.match_value = li.tag_environment
+    LEFT JOIN (SELECT unnest(CAST($values_cost_center AS STRUCT(match_value VARCHAR, value VARCHAR)[]), recursive := true)) AS cv
+        ON cv.match_value = li.tag_cost_center
+    GROUP BY ALL
+),
+required AS (
+    SELECT unnest(CAST($required_tags AS VARCHAR[])) AS required_tag
+),
+per_tag AS (
+    SELECT s.usage_account_id, s.service_code, s.amortized_cost, s.line_items, r.required_tag,
+        CASE r.required_tag
+            WHEN 'team' THEN s.team WHEN 'product' THEN s.product
+            WHEN 'environment' THEN s.environment ELSE s.cost_center
+        END AS status
+    FROM statuses AS s
+    CROSS JOIN required AS r
+    UNION ALL
+    -- all_required: valid only if every required tag is; otherwise invalid if none is missing.
+    SELECT s.usage_account_id, s.service_code, s.amortized_cost, s.line_items, 'all_required',
+        CASE
+            WHEN list_bool_and([
+                    CASE WHEN list_contains(CAST($required_tags AS VARCHAR[]), 'team') THEN s.team = 'valid' ELSE true END,
+                    CASE WHEN list_contains(CAST($required_tags AS VARCHAR[]), 'product') THEN s.product = 'valid' ELSE true END,
+                    CASE WHEN list_contains(CAST($required_tags AS VARCHAR[]), 'environment') THEN s.environment = 'valid' ELSE true END,
+                    CASE WHEN list_contains(CAST($required_tags AS VARCHAR[]), 'cost_center') THEN s.cost_center = 'valid' ELSE true END
+                ]) THEN 'valid'
+            WHEN list_bool_or([
+                    list_contains(CAST($required_tags AS VARCHAR[]), 'team') AND s.team = 'missing',
+                    list_contains(CAST($required_tags AS VARCHAR[]), 'product') AND s.product = 'missing',
+                    list_contains(CAST($required_tags AS VARCHAR[]), 'environment') AND s.environment = 'missing',
+                    list_contains(CAST($required_tags AS VARCHAR[]), 'cost_center') AND s.cost_center = 'missing'
+                ]) THEN 'missing'
+            ELSE 'invalid'
+        END
+    FROM statuses AS s
+)
+SELECT
+    CAST($billing_period AS VARCHAR) AS billing_period,
+    usage_account_id,
+    service_code,
+    required_tag,
+    CAST(round(sum(amortized_cost), 2) AS DECIMAL(18,2)) AS taggable_cost,
+    CAST(round(coalesce(sum(amortized_cost) FILTER (WHERE status = 'valid'), 0), 2) AS DECIMAL(18,2)) AS tagged_cost,
+    CAST(round(coalesce(sum(amortized_cost) FILTER (WHERE status = 'invalid'), 0), 2) AS DECIMAL(18,2)) AS invalid_value_cost,
+    CAST(round(coalesce(sum(amortized_cost) FILTER (WHERE status = 'missing'), 0), 2) AS DECIMAL(18,2)) AS missing_cost,
+    sum(line_items) AS line_items,
+    CASE WHEN sum(amortized_cost) <> 0 THEN
+        CAST(coalesce(sum(amortized_cost) FILTER (WHERE status = 'valid'), 0) AS DOUBLE) / CAST(sum(amortized_cost) AS DOUBLE)
+    END AS compliance
+FROM per_tag
+GROUP BY ALL
+ORDER BY usage_account_id, service_code, required_tag
