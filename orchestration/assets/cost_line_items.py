@@ -125,7 +125,7 @@ def cost_line_items(context: dg.AssetExecutionContext, settings: CurlakeSettings
 
             def publish() -> dict:
                 result = publish_partition(
-                    con, 'SELECT * EXCLUDE (billing_period) FROM "staged"', settings.lake, TABLE, period,
+                    con, 'SELECT * FROM "staged"', settings.lake, TABLE, period,
                     sort_by=["usage_date", "usage_account_id", "service_code"],
                     lineage={"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format},
                 )

@@ -15,7 +15,7 @@ by_resource AS (
 grouped AS (
     SELECT
         service_code, usage_account_id, allocation_reason, unknown_team_value,
-        sum(amortized) AS amortized, sum(unblended) AS unblended, sum(line_items) AS line_items,
+        sum(amortized) AS amortized, sum(unblended) AS unblended, CAST(sum(line_items) AS BIGINT) AS line_items,
         count(resource_id) AS resources,
         list(resource_id ORDER BY amortized DESC, resource_id) FILTER (WHERE resource_id IS NOT NULL) AS resource_ids
     FROM by_resource

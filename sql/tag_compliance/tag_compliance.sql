@@ -83,7 +83,7 @@ SELECT
     CAST(round(coalesce(sum(amortized_cost) FILTER (WHERE status = 'valid'), 0), 2) AS DECIMAL(18,2)) AS tagged_cost,
     CAST(round(coalesce(sum(amortized_cost) FILTER (WHERE status = 'invalid'), 0), 2) AS DECIMAL(18,2)) AS invalid_value_cost,
     CAST(round(coalesce(sum(amortized_cost) FILTER (WHERE status = 'missing'), 0), 2) AS DECIMAL(18,2)) AS missing_cost,
-    sum(line_items) AS line_items,
+    CAST(sum(line_items) AS BIGINT) AS line_items,
     CASE WHEN sum(amortized_cost) <> 0 THEN
         CAST(coalesce(sum(amortized_cost) FILTER (WHERE status = 'valid'), 0) AS DOUBLE) / CAST(sum(amortized_cost) AS DOUBLE)
     END AS compliance
