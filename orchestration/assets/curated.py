@@ -77,7 +77,7 @@ class CuratedTable:
     description: str
     build: Callable[[BuildContext], duckdb.DuckDBPyRelation]
     inputs: Sequence[str] = ()  # lake tables of the same billing period, opened as views
-    history_inputs: Sequence[str] = ()  # lake tables over every published period
+    history_inputs: Sequence[str] = ()  # lake tables of this and the previous period (baselines, changes)
     gates: Sequence[GateSpec] = ()
     group: str = "curated"
     sort_by: Sequence[str] = ()
@@ -97,18 +97,28 @@ def workspace(settings: CurlakeSettings):
             con.close()
 
 
+def previous_period(period: str) -> str:
+    y, m = (int(x) for x in period.split("-"))
+    return f"{y - (m == 1):04d}-{(m - 2) % 12 + 1:02d}"
+
+
 def open_inputs(con: duckdb.DuckDBPyConnection, settings: CurlakeSettings, period: str,
-                inputs: Sequence[str], history_inputs: Sequence[str]) -> dict[str, str | None]:
-    """Views over the inputs' current lake files; returns the versions read (the lineage)."""
-    versions = {}
-    for name, scope in [(n, period) for n in inputs] + [(n, None) for n in history_inputs]:
-        try:
-            source = lake.read_partition_sql(settings.lake, name, scope)
-        except lake.LakeError as exc:
-            raise dg.Failure(f"Input {name} is not in the lake for {scope or 'any period'}: materialize it first ({exc})") from exc
-        con.execute(f"CREATE OR REPLACE VIEW {lake.quote_identifier(name)} AS SELECT * FROM {source}")
-        versions[name] = lake.current_version(settings.lake, name, period) if scope else "all"
-    return versions
+                inputs: Sequence[str], history_inputs: Sequence[str]) -> dict[str, dict[str, str | None]]:
+    """Views over the inputs' current, pinned lake files; returns the versions read (lineage).
+
+    A same-period input must be published. A history input covers this period and the previous
+    one where it was published (the first month of a lake has no previous one).
+    """
+    lineage: dict[str, dict[str, str | None]] = {}
+    for name, scope in [(n, (period,)) for n in inputs] + [(n, (previous_period(period), period)) for n in history_inputs]:
+        published = set(lake.list_partitions(settings.lake, name))
+        if period not in published:
+            raise dg.Failure(f"Input {name} has no published partition {period} in {settings.lake}: materialize it first.")
+        parts = [p for p in scope if p in published]
+        sources = [f"SELECT * FROM {lake.read_partition_sql(settings.lake, name, p)}" for p in parts]
+        con.execute(f"CREATE OR REPLACE VIEW {lake.quote_identifier(name)} AS {' UNION ALL BY NAME '.join(sources)}")
+        lineage[name] = {p: lake.current_version(settings.lake, name, p) for p in parts}
+    return lineage
 
 
 def curated_asset(table: CuratedTable) -> dg.AssetsDefinition:
