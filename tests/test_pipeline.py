@@ -135,8 +135,8 @@ def test_real_legacy_csv_ingests_to_its_known_totals(tmp_path, dagster_home):
         "FROM read_parquet($glob, hive_partitioning = true)",
         {"glob": f"{lake}/cost_line_items/**/*.parquet"},
     ).fetchone()
-    assert float(unblended) == pytest.approx(1.682309, abs=1e-9)
-    assert float(tax) == pytest.approx(0.08, abs=1e-9)
+    assert round(float(unblended), 6) == 1.682309  # the figure AWS shows, to 6 decimals
+    assert round(float(tax), 6) == 0.08
 
 
 def test_definitions_load_with_expected_assets_and_checks():

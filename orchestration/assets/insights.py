@@ -45,7 +45,7 @@ def _build_budget_variance(ctx: BuildContext):
 
 def _build_forecast_accuracy(ctx: BuildContext):
     _team_cost_daily(ctx)
-    return insights.build_forecast_accuracy(ctx.con, ctx.billing_period)
+    return insights.build_forecast_accuracy(ctx.con, ctx.billing_period, require_closed=False)
 
 
 def _build_cost_anomalies(ctx: BuildContext):

@@ -134,16 +134,19 @@ def build_forecast_accuracy(
     *,
     checkpoints: Sequence[int] = CHECKPOINTS,
     currency: str = "USD",
+    require_closed: bool = True,
 ) -> duckdb.DuckDBPyRelation:
     """`forecast_accuracy` of a closed month: the forecast as of each checkpoint day against the final actual.
 
     One row per team (and service budget) and checkpoint; checkpoints on or after the last day
     of the month are left out (the forecast there is the actual). The month must be complete in
-    ``team_cost_daily`` (cost on its last day), else InputError.
+    ``team_cost_daily`` (cost on its last day), else InputError; with ``require_closed=False``
+    an open month gives no rows instead (the pipeline's choice: accuracy is recorded at close).
     """
     last_day = _validate_inputs(con, billing_period, team_cost_daily, budgets, currency)
     month_start, month_end = inputs.period_bounds(billing_period)
-    if last_day != month_end:
+    still_open = last_day != month_end
+    if still_open and require_closed:
         raise inputs.InputError(
             f"billing period {billing_period} is not closed: team_cost_daily ({team_cost_daily!r}) has cost "
             f"up to {last_day or 'no day'}, the month ends {month_end}"
@@ -153,9 +156,10 @@ def build_forecast_accuracy(
         raise ValueError(f"checkpoints must be days of the month (1, 2, ...), got {bad}")
     dates = [month_start + timedelta(days=c - 1) for c in sorted(set(checkpoints)) if c < periods.days_in(billing_period)]
     params = _forecast_params(billing_period, [*dates, month_end], team_cost_daily, budgets, currency)
-    return sqlfiles.query(
+    rel = sqlfiles.query(
         con, "budget_variance/forecast_accuracy", params, ctes={"forecast": "budget_variance/forecast"}
     )
+    return rel.filter("false") if still_open else rel
 
 
 def check_budget_variance(
