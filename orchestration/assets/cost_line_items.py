@@ -18,7 +18,7 @@ from transforms import duck, schema
 from transforms.catalog import build_catalog
 from transforms.discover import Delivery, discover
 from transforms.lake import publish_partition
-from transforms.readers import read_delivery
+from transforms.readers import ingest_errors, read_delivery
 from transforms.reconcile import source_totals
 
 TABLE = "cost_line_items"
@@ -120,7 +120,8 @@ def cost_line_items(context: dg.AssetExecutionContext, settings: CurlakeSettings
     with tempfile.TemporaryDirectory(prefix="curlake-stage-") as workdir:
         con = duck.connect(os.path.join(workdir, "stage.duckdb"), memory_limit=settings.duckdb_memory_limit)
         try:
-            read_delivery(con, delivery).create("staged")
+            with ingest_errors():  # row-level problems surface as IngestError naming file and row
+                read_delivery(con, delivery).create("staged")
             gates = audit(con, "staged", delivery)
 
             def publish() -> dict:
