@@ -74,3 +74,13 @@ ACCOUNTS: tuple[Account, ...] = (
     Account("220000000002", "emea-dev-sandbox", "222222222222", None),
     Account("220000000003", "emea-shared-eks", "222222222222", "platform"),
 )
+
+# Tag keys beyond the four above. The application tag was activated as a cost allocation tag
+# late: it appears only from the second generated month (legacy CUR gains a column).
+APPLICATION_TAG_KEY = "user_application"
+# EKS clusters and their worker nodes carry the cluster name; the platform team's cluster is
+# shared by every team (its cost is split, e.g. by requests in business_metrics).
+CLUSTER_TAG_KEY = "user_eks-cluster"
+SHARED_CLUSTER_NAME = "shared-platform"
+CREATED_BY_TAG_KEY = "aws_createdBy"
+
