@@ -30,6 +30,7 @@ def connect(
         "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
         "temp_directory": temp_directory or os.path.join(tempfile.gettempdir(), "curlake-duckdb-spill"),
         "preserve_insertion_order": False,
+        "enable_progress_bar": False,
         # Never download extensions at run time (offline machines, reproducible runs).
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,

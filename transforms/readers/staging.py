@@ -11,8 +11,13 @@ headers only, never the rows) and builds the first SELECT of the ingestion query
   through DuckDB's ``error()`` while the rows stream;
 - every input column absent, NULL; a *required* column absent, or a column of a type that
   cannot be conformed (a BOOLEAN cost), is an IngestError naming the file and column, raised here;
-- legacy tag and cost-category columns packed into maps (``tags`` already normalized, see
-  ``_map_of_columns``), keys bound as parameters and column names quoted;
+- ``tags`` (keys normalized by ``transforms.tags.normalize_key``) and ``cost_category``, for
+  every format from keys known before the rows stream: legacy CUR has one column per key, and
+  for CUR 2.0 the distinct keys of the month's ``resource_tags`` and ``cost_category`` maps are
+  found first by one pass over those two columns (``_map_keys``). Each key is then normalized
+  once in Python instead of once per row and entry in SQL: the per-row list sort and lambdas
+  that did it cost 85% of CUR 2.0 ingestion time (see BENCHMARKS.md). Keys are bound as
+  parameters and column names quoted (``_map_of_values``);
 - ``source_file`` and ``source_row`` for messages and lineage.
 
 Identifiers from the files are quoted with ``quote_identifier``; the only values in the text are
@@ -38,7 +43,7 @@ from transforms.readers.columns import (
     athena_name,
     legacy_csv_header,
 )
-from transforms.readers.errors import MARKER, IngestError
+from transforms.readers.errors import MARKER, IngestError, ingest_errors, is_read_failure, reason
 from transforms.readers.sources import SOURCE_FILE_COLUMN, csv_header, reader_sql
 from transforms.sqlrunner import quote_identifier as ident
 from transforms.sqlrunner import quote_literal as literal
@@ -105,19 +110,22 @@ def staged_query(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> tuple[st
             expr = _conform(col, src, union[src], row_ref)
         else:
             expr = f"CAST(NULL AS {KIND_TYPES[col.kind]})"
-        if col.kind == "map":
-            expr = f"coalesce({expr}, {_EMPTY_MAP})"
+        # A NULL map needs no empty-map default: maps are only read by key (product['region'],
+        # _cur2_maps), which gives NULL either way, and copying every map cost a tenth of ingestion.
         select.append(f"{expr} AS {ident(col.name)}")
     if legacy:
         for target, prefix, normalize in (
             ("tags", LEGACY_TAG_PREFIX, normalize_key),
             ("cost_category", LEGACY_COST_CATEGORY_PREFIX, str),
         ):
-            columns = [(_raw_key(spelled[c], prefix), c) for c in union if athena_name(spelled[c]).startswith(prefix)]
-            select.append(f"{_map_of_columns(columns, normalize, f'{target}_keys', params)} AS {target}")
+            values = [(_raw_key(spelled[c], prefix), f"NULLIF(CAST({ident(c)} AS VARCHAR), '')")
+                      for c in union if athena_name(spelled[c]).startswith(prefix)]
+            select.append(f"{_map_of_values(values, normalize, f'{target}_keys', params)} AS {target}")
     select.append(f"{ident(SOURCE_FILE_COLUMN)} AS source_file")
     select.append(f"{row_ref} AS source_row")
     sql = "SELECT\n    " + ",\n    ".join(select) + f"\nFROM {reader_sql(kind, provenance=True)}"
+    if not legacy:
+        sql = _cur2_maps(con, sql, params)
     return sql, params
 
 
@@ -160,31 +168,74 @@ def _describe(con: duckdb.DuckDBPyConnection, kind: str, paths: list[str], *, wh
         rows = con.sql(f"DESCRIBE SELECT * EXCLUDE ({ident(SOURCE_FILE_COLUMN)}{', file_row_number' if kind == 'parquet' else ''}) "
                        f"FROM {reader_sql(kind, provenance=True)}", params={"files": paths}).fetchall()
     except duckdb.Error as exc:
-        raise IngestError(f"{where}: unreadable or corrupt {kind} file: {str(exc).splitlines()[0]}") from exc
+        problem = "could not be read" if is_read_failure(exc) else f"unreadable or corrupt {kind} file"
+        raise IngestError(f"{where}: {problem}: {reason(exc)}") from exc
     return {name: type_ for name, type_, *_ in rows}
 
 
-def _map_of_columns(columns: list[tuple[str, str]], normalize: Callable[[str], str], param: str, params: dict) -> str:
-    """MAP built from one column per key (legacy tags / cost categories), empty values left out.
+def _cur2_maps(con: duckdb.DuckDBPyConnection, conformed: str, params: dict) -> str:
+    """CUR 2.0: ``resource_tags`` -> normalized ``tags``, ``cost_category`` without empty values.
 
-    The keys are known from the schema, so they are normalized here, once, rather than per row:
-    raw keys sharing a normalized key become one ``coalesce`` in sorted raw-key order, which is
-    the "first non-empty value wins" rule of transforms.tags. Keys are bound as ``$param``.
+    The maps' keys vary per row but a month holds only dozens of distinct ones, so they are
+    listed first (``_map_keys``) and each output key becomes one lookup: the same
+    ``_map_of_values`` as legacy columns, with ``resource_tags[$key]`` in place of a column.
+    """
+    tag_keys, category_keys = _map_keys(con, conformed, params)
+    maps = []
+    for source, keys, normalize, param in (
+        ("resource_tags", tag_keys, normalize_key, "tag"),
+        ("cost_category", category_keys, str, "cost_category"),
+    ):
+        values = []
+        for i, raw in enumerate(k for k in keys if normalize(k)):  # a key normalized away is never read
+            params[f"{param}_raw_{i}"] = raw
+            values.append((raw, f"NULLIF({source}[${param}_raw_{i}], '')"))
+        maps.append(_map_of_values(values, normalize, f"{param}_keys", params))
+    tags, categories = maps
+    return (
+        f"SELECT * EXCLUDE (resource_tags, cost_category), {tags} AS tags, {categories} AS cost_category\n"
+        f"FROM (\n{conformed}\n)"
+    )
+
+
+def _map_keys(con: duckdb.DuckDBPyConnection, conformed: str, params: dict) -> tuple[list[str], list[str]]:
+    """Distinct keys of the delivery's ``resource_tags`` and ``cost_category`` maps, sorted.
+
+    One pass reading only those two columns (DuckDB prunes the others). A value that is not a
+    map (CUR 2.0 CSV JSON text) raises here, as an IngestError naming file and row.
+    """
+    sql = (
+        "SELECT list_sort(list_distinct(flatten(list(map_keys(resource_tags))))), "
+        "list_sort(list_distinct(flatten(list(map_keys(cost_category))))) "
+        f"FROM (\n{conformed}\n)"
+    )
+    with ingest_errors():
+        ((tags, categories),) = con.execute(sql, params).fetchall()
+    return list(tags or []), list(categories or [])
+
+
+def _map_of_values(values: list[tuple[str, str]], normalize: Callable[[str], str], param: str, params: dict) -> str:
+    """MAP from one value expression per raw key (legacy columns, CUR 2.0 map lookups), empty values left out.
+
+    The keys are known before the rows stream, so they are normalized here, once, rather than
+    per row: raw keys sharing a normalized key become one ``coalesce`` in sorted raw-key order,
+    which is the "first non-empty value wins" rule of transforms.tags. Each value expression
+    must give NULL for an absent or empty value. Keys are bound as ``$param``.
     """
     groups: dict[str, list[tuple[str, str]]] = {}
-    for raw, column in columns:
+    for raw, value in values:
         key = normalize(raw)
         if key:
-            groups.setdefault(key, []).append((raw, column))
+            groups.setdefault(key, []).append((raw, value))
     if not groups:
         return _EMPTY_MAP
     keys = sorted(groups)
     params[param] = keys
-    values = []
+    exprs = []
     for key in keys:
-        parts = [f"NULLIF(CAST({ident(column)} AS VARCHAR), '')" for _, column in sorted(groups[key])]
-        values.append(parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})")
-    return f"map_from_entries(list_filter(list_zip(${param}, [{', '.join(values)}]), lambda e: e[2] IS NOT NULL))"
+        parts = [value for _, value in sorted(groups[key])]
+        exprs.append(parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})")
+    return f"map_from_entries(list_filter(list_zip(${param}, [{', '.join(exprs)}]), lambda e: e[2] IS NOT NULL))"
 
 
 def _raw_key(column: str, prefix: str) -> str:

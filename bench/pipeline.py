@@ -1,0 +1,109 @@
+"""One billing period through every stage, called directly (no Dagster run), one stage at a time.
+
+The stages are the assets' own code: ``cost_line_items`` uses the asset module's discovery,
+gates and publish arguments, and every curated table runs the ``CuratedTable`` it is declared
+with (``orchestration.assets.curated.TABLES``): same inputs, build, gates, sort and publish.
+Only the Dagster run around them is left out, which is what ``dagster_overhead`` compares.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+
+from bench.measure import StageFigures, stage
+from transforms import duck
+
+# Dagster's asset order for one billing period (every input before the tables that read it).
+STAGES: tuple[str, ...] = (
+    "cost_line_items", "business_metrics_daily", "budgets", "cost_allocation", "shared_cost_split",
+    "allocation_coverage", "unallocated_drivers", "tag_compliance", "tag_key_variants",
+    "unit_economics", "budget_variance", "forecast_accuracy", "cost_anomalies",
+)
+
+_log = logging.getLogger("bench")
+
+
+def _settings(source: str, lake: str, allocation_config: str, memory_limit: str):
+    from orchestration.resources import CurlakeSettings
+
+    return CurlakeSettings(source=source, lake=lake, allocation_config=allocation_config, duckdb_memory_limit=memory_limit)
+
+
+def ingest(settings, period: str, *, workdir: str) -> dict:
+    """cost_line_items exactly as its asset does it: read, stage, audit, publish sorted, catalog."""
+    from orchestration.assets.cost_line_items import TABLE, audit, find_delivery
+    from transforms.catalog import build_catalog
+    from transforms.lake import publish_partition
+    from transforms.readers import ingest_errors, read_delivery
+
+    delivery = find_delivery(settings.source, period)
+    con = duck.connect(os.path.join(workdir, "stage.duckdb"), memory_limit=settings.duckdb_memory_limit,
+                       temp_directory=os.path.join(workdir, "spill"))
+    try:
+        with ingest_errors():
+            read_delivery(con, delivery).create("staged")
+        gates = audit(con, "staged", delivery)
+        failed = [g.name for g in gates if g.blocking and not g.passed]
+        if failed:
+            raise RuntimeError(f"cost_line_items {period}: blocking gates failed: {failed}")
+        result = publish_partition(
+            con, 'SELECT * FROM "staged"', settings.lake, TABLE, period,
+            sort_by=["usage_date", "usage_account_id", "service_code"],
+            lineage={"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format},
+        )
+        build_catalog(settings.lake)
+        return {"rows": result.rows, "bytes": result.bytes}
+    finally:
+        con.close()
+
+
+def curated(settings, name: str, period: str, *, workdir: str) -> dict:
+    """One curated table as its asset builds it (inputs, build, gates, publish, catalog)."""
+    from orchestration.assets.curated import STAGED, TABLES, BuildContext, open_inputs
+    from transforms import lake
+    from transforms.catalog import build_catalog
+
+    table = TABLES[name]
+    con = duck.connect(os.path.join(workdir, "stage.duckdb"), memory_limit=settings.duckdb_memory_limit,
+                       temp_directory=os.path.join(workdir, "spill"))
+    try:
+        read = open_inputs(con, settings, period, table.inputs, table.history_inputs)
+        ctx = BuildContext(settings, period, con, _log)
+        table.build(ctx).create(STAGED)
+        gates = [g.run(ctx, STAGED) for g in table.gates]
+        failed = [g.name for g in gates if g.blocking and not g.passed]
+        if failed:
+            raise RuntimeError(f"{name} {period}: blocking gates failed: {failed}: {[g.observed for g in gates if not g.passed]}")
+        result = lake.publish_partition(con, f'SELECT * FROM "{STAGED}"', settings.lake, name, period,
+                                        sort_by=list(table.sort_by) or None, lineage={"inputs": read})
+        build_catalog(settings.lake)
+        return {"rows": result.rows, "bytes": result.bytes}
+    finally:
+        con.close()
+
+
+def run_month(source: str, lake: str, period: str, allocation_config: str, *, memory_limit: str = "4GB",
+              input_rows: int = 0, stages: tuple[str, ...] = STAGES) -> list[StageFigures]:
+    """Every stage for ``period``, in asset order; each stage's figures.
+
+    Rows per second are reported against the month's line items (``input_rows``) for every
+    stage: each one reads them, directly or through cost_allocation, whatever it writes.
+    """
+    import orchestration.definitions  # noqa: F401  (declares every CuratedTable)
+
+    settings = _settings(source, lake, allocation_config, memory_limit)
+    out = []
+    for name in stages:
+        with tempfile.TemporaryDirectory(prefix="curlake-bench-") as workdir, stage(name) as figures:
+            if name == "cost_line_items":
+                meta = ingest(settings, period, workdir=workdir)
+            else:
+                meta = curated(settings, name, period, workdir=workdir)
+            figures.rows = input_rows or meta["rows"]
+            figures.notes.update(output_rows=meta["rows"], output_bytes=meta["bytes"])
+        out.append(figures)
+        print(f"  {name:<24} {figures.seconds:8.2f} s  {figures.rows_per_second:>12,.0f} rows/s  "
+              f"peak RSS {figures.peak_rss_bytes / 2**20:7,.0f} MiB  (load {figures.load_average:.1f})", flush=True)
+    return out
