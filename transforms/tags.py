@@ -15,11 +15,11 @@ Athena column) or ``resourceTags/user:Team`` (legacy CSV header). The readers pa
    ``user_team``), the first non-empty value in sorted raw-key order wins (plain code-point
    order, so ``user_Team`` sorts before ``user_team``).
 
-Where the rules run: CUR 2.0 delivers tags as a map whose keys vary per row, so
-``sql/cost_line_items/cur2.sql`` applies them per row in DuckDB (the twin of this module; the
-tests check both agree on every case). Legacy CUR has one column per tag key, known from the
-schema, so ``transforms.readers.staging`` applies ``normalize_key`` to the column names once and
-merges colliding columns with ``coalesce`` in sorted raw-key order: same result, no per-row work.
+Where the rules run: ``transforms.readers.staging`` lists a month's distinct raw tag keys in one
+cheap pass (CUR 2.0 maps) or reads them from the schema (legacy CUR: one column per tag), applies
+``normalize_key`` to each key once, and builds the normalized map with one bound-key lookup per
+key, merging colliding keys in sorted raw-key order: the same result as this module, row by row,
+without per-row string work (the tests check both agree on every case).
 """
 
 from __future__ import annotations
