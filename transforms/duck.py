@@ -30,7 +30,6 @@ def connect(
         "memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
         "temp_directory": temp_directory or os.path.join(tempfile.gettempdir(), "curlake-duckdb-spill"),
         "preserve_insertion_order": False,
-        "enable_progress_bar": False,
         # Never download extensions at run time (offline machines, reproducible runs).
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -38,6 +37,8 @@ def connect(
     if threads:
         config["threads"] = threads
     con = duckdb.connect(database, read_only=read_only, config=config)
+    # Not a global option in DuckDB 2.0: set per connection (no progress bars in logs).
+    con.execute("SET enable_progress_bar = false")
     # A second connect() to the same file in one process returns the same database, which
     # already has the filesystem.
     if s3 and "s3" not in con.list_filesystems():
