@@ -29,4 +29,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .dagster_home .demo
+	rm -rf $(VENV) .dagster_home .demo .cache bench/.cache

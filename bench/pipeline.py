@@ -34,7 +34,7 @@ def _settings(source: str, lake: str, allocation_config: str, memory_limit: str)
 def ingest(settings, period: str, *, workdir: str) -> dict:
     """cost_line_items exactly as its asset does it: read, stage, audit, publish sorted, catalog."""
     from orchestration.assets.cost_line_items import TABLE, audit, find_delivery
-    from transforms.catalog import build_catalog
+    from transforms.dictionary import build_analyst_catalog
     from transforms.lake import publish_partition
     from transforms.readers import ingest_errors, read_delivery
 
@@ -53,7 +53,7 @@ def ingest(settings, period: str, *, workdir: str) -> dict:
             sort_by=["usage_date", "usage_account_id", "service_code"],
             lineage={"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format},
         )
-        build_catalog(settings.lake)
+        build_analyst_catalog(settings.lake)
         return {"rows": result.rows, "bytes": result.bytes}
     finally:
         con.close()
@@ -63,7 +63,7 @@ def curated(settings, name: str, period: str, *, workdir: str) -> dict:
     """One curated table as its asset builds it (inputs, build, gates, publish, catalog)."""
     from orchestration.assets.curated import STAGED, TABLES, BuildContext, open_inputs
     from transforms import lake
-    from transforms.catalog import build_catalog
+    from transforms.dictionary import build_analyst_catalog
 
     table = TABLES[name]
     con = duck.connect(os.path.join(workdir, "stage.duckdb"), memory_limit=settings.duckdb_memory_limit,
@@ -78,7 +78,7 @@ def curated(settings, name: str, period: str, *, workdir: str) -> dict:
             raise RuntimeError(f"{name} {period}: blocking gates failed: {failed}: {[g.observed for g in gates if not g.passed]}")
         result = lake.publish_partition(con, f'SELECT * FROM "{STAGED}"', settings.lake, name, period,
                                         sort_by=list(table.sort_by) or None, lineage={"inputs": read})
-        build_catalog(settings.lake)
+        build_analyst_catalog(settings.lake)
         return {"rows": result.rows, "bytes": result.bytes}
     finally:
         con.close()

@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--host", default="127.0.0.1")
     u.add_argument("--port", type=int, default=3000)
     u.set_defaults(func=cmd_ui)
+
+    from orchestration import commands
+
+    commands.register(sub)  # query, report
     return p
 
 

@@ -1,7 +1,18 @@
-"""Materialize every asset for a set of billing periods, in-process, recorded in the Dagster instance."""
+"""Materialize every asset for a set of billing periods, in-process, recorded in the Dagster instance.
+
+``dg.materialize`` runs in this process and bypasses the instance's run queue, so the queue's
+one-run-per-partition limit does not apply: each period's run holds ``lake.period_lock`` (an
+flock per lake and billing period) instead. A second ``curlake materialize`` of the same period
+on the same lake waits for the first and then runs; runs of other periods go on in parallel.
+Dagster runs launched from the UI or the sensor are queued by ``dagster.yaml``'s limit instead.
+
+A CLI run killed with SIGKILL stays "started" in the instance; the next CLI run of its period and
+lake, holding the lock and so knowing it dead, marks it failed (see ``_fail_dead_runs``).
+"""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -9,7 +20,12 @@ import dagster as dg
 from orchestration.definitions import ASSETS
 from orchestration.resources import DEFAULT_ALLOCATION_CONFIG, CurlakeSettings
 from orchestration.sensors import FINGERPRINT_TAG
+from transforms import lake as lake_io
 from transforms.discover import discover
+
+LAUNCHED_BY_TAG = "curlake/launched_by"
+LAKE_TAG = "curlake/lake"
+_RUNNING = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
 @dataclass
@@ -41,18 +57,26 @@ def materialize_periods(source: str, lake: str, months: list[str] | None, alloca
     settings = CurlakeSettings(source=source, lake=lake, allocation_config=allocation_config or DEFAULT_ALLOCATION_CONFIG)
     instance = dg.DagsterInstance.get()
     outcomes = []
+    root = lake_io.lake_root(lake)
     for period in wanted:
-        result = dg.materialize(
-            ASSETS,
-            partition_key=period,
-            instance=instance,
-            resources={"settings": settings},
-            raise_on_error=False,
-            # Console logs at WARNING: the full event log is kept in the instance for the UI.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            # The fingerprint tag tells the delivery sensor this delivery has been requested.
-            tags={"curlake/launched_by": "cli", FINGERPRINT_TAG: deliveries[period].fingerprint},
-        )
+        def waiting(holder: str, period: str = period) -> None:
+            print(f"{period}: another run of this billing period holds lake {root} ({holder}); waiting for it",
+                  file=sys.stderr, flush=True)
+
+        tags = {LAUNCHED_BY_TAG: "cli", LAKE_TAG: root}
+        with lake_io.period_lock(lake, period, on_wait=waiting):
+            _fail_dead_runs(instance, tags, period)
+            result = dg.materialize(
+                ASSETS,
+                partition_key=period,
+                instance=instance,
+                resources={"settings": settings},
+                raise_on_error=False,
+                # Console logs at WARNING: the full event log is kept in the instance for the UI.
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                # The fingerprint tag tells the delivery sensor this delivery has been requested.
+                tags=tags | {FINGERPRINT_TAG: deliveries[period].fingerprint},
+            )
         outcome = PeriodOutcome(period, result.success, result.run_id)
         for ev in result.get_asset_check_evaluations():
             blocking = ev.severity == dg.AssetCheckSeverity.ERROR
@@ -67,11 +91,28 @@ def materialize_periods(source: str, lake: str, months: list[str] | None, alloca
     return Outcome(outcomes)
 
 
+def _fail_dead_runs(instance: dg.DagsterInstance, tags: dict[str, str], period: str) -> None:
+    """Mark failed the CLI runs of this period and lake still recorded as running.
+
+    Called with the period's lock held: a CLI run holds it while it runs, so any such run is a
+    process that died without recording its end (SIGKILL, power loss). Left "started", it would
+    hold the run queue's one-run-per-partition slot for UI and sensor runs forever.
+    """
+    dead = instance.get_runs(dg.RunsFilter(tags=tags | {"dagster/partition": period}, statuses=_RUNNING))
+    for run in dead:
+        instance.report_run_failed(run, message="The process running it died (killed?): marked failed by the next run of "
+                                                f"billing period {period} on this lake.")
+
+
 def _root_cause(error) -> str:
-    """The innermost error's message: what went wrong, not the framework's wrapping of it."""
+    """The message of the error our code raised, not of the framework's wrapping of it.
+
+    Stops at the first error that is not Dagster's: an IngestError naming file and row is what
+    to show, not the DuckDB error it was raised from.
+    """
     if error is None:
         return "unknown error"
-    while error.cause is not None:
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
     return error.message.strip()
 

@@ -29,6 +29,7 @@ sizes (local files: size and mtime_ns), never just names.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -44,16 +45,17 @@ import duckdb
 
 from transforms import duck, periods, storage
 from transforms.readers.columns import athena_name
-from transforms.readers.errors import IngestError
+from transforms.readers.focus import focus_file_groups, is_focus
+from transforms.readers.errors import IngestError, read_problem, reason
 from transforms.readers.sources import csv_header, reader_sql
 from transforms.sqlrunner import quote_identifier
 
-__all__ = ["FORMATS", "Delivery", "IngestError", "SourceFile", "discover"]
+__all__ = ["FORMATS", "Delivery", "IngestError", "SourceFile", "discover", "verify_unchanged"]
 
 log = logging.getLogger(__name__)
 
 # In order of preference when several formats deliver the same billing period.
-FORMATS: tuple[str, ...] = ("cur2-parquet", "cur2-csv", "legacy-parquet", "legacy-csv")
+FORMATS: tuple[str, ...] = ("cur2-parquet", "cur2-csv", "legacy-parquet", "legacy-csv", "focus-parquet", "focus-csv")
 
 _CUR2_DATA = re.compile(r"^(?P<export>.+)/data/BILLING_PERIOD=(?P<period>[^/]+)/(?P<rest>.+)$")
 _CUR2_MANIFEST = re.compile(r"^(?P<export>.+)/metadata/BILLING_PERIOD=(?P<period>[^/]+)/(?:.+/)?[^/]*Manifest\.json$")
@@ -64,7 +66,8 @@ _MANIFEST = re.compile(r"Manifest\.json$")
 _LOOKED_FOR = (
     "CUR 2.0 Data Exports (<export>/data/BILLING_PERIOD=YYYY-MM/*.parquet or *.csv.gz), "
     "legacy CUR Athena Parquet (year=YYYY/month=M/*.parquet) and "
-    "legacy CUR CSV (*.csv or *.csv.gz with lineItem/LineItemType headers)"
+    "legacy CUR CSV (*.csv or *.csv.gz with lineItem/LineItemType headers) and "
+    "FOCUS 1.x exports (Parquet or CSV with BilledCost, ChargeCategory, BillingPeriodStart columns)"
 )
 
 
@@ -104,9 +107,41 @@ def discover(source: str) -> list[Delivery]:
         claimed: set[str] = set()
         candidates = _cur2_deliveries(listing, sniffer, claimed)
         candidates += _legacy_deliveries(listing, sniffer, claimed)
+        claimed.update(f.path for d in candidates for f in d.files)
+        candidates += _focus_deliveries(listing, sniffer, claimed)
     if not candidates:
         raise IngestError(f"{source}: no cost data found among {len(listing)} files (looked for {_LOOKED_FOR})")
     return _one_per_period(candidates)
+
+
+def verify_unchanged(delivery: Delivery) -> None:
+    """Raise IngestError if any file of ``delivery`` (or its manifest) changed since it was discovered.
+
+    AWS overwrites a delivery in place, and may do so while a run reads it: rows from before and
+    after the overwrite, or lineage naming ETags the rows did not come from, must not be
+    published. Called after the rows are read and reconciled, it lists the delivery's folders
+    again (one listing per folder) and compares each file's size and ETag (local: size and mtime).
+    """
+    files = [*delivery.files, *([delivery.manifest] if delivery.manifest else [])]
+    now: dict[str, SourceFile] = {}
+    for folder in sorted({posixpath.dirname(f.path) for f in files}):
+        try:
+            now.update(_list(folder))
+        except FileNotFoundError:
+            pass
+    changes = []
+    for f in files:
+        current = now.get(f.path)
+        if current is None:
+            changes.append(f"{f.path}: no longer exists")
+        elif (current.size, current.etag) != (f.size, f.etag):
+            changes.append(f"{f.path}: size {f.size} -> {current.size}, ETag {f.etag} -> {current.etag}")
+    if changes:
+        raise IngestError(
+            f"delivery {delivery.delivery_id} of billing period {delivery.billing_period} changed while it was read "
+            f"(overwritten in place): {'; '.join(changes)}. Nothing read from it is published; the next run reads "
+            "the new delivery."
+        )
 
 
 # --- listing -------------------------------------------------------------------------------
@@ -205,8 +240,8 @@ class _Sniffer:
             if kind == "csv":
                 return csv_header(f.path)
             rows = self.con.sql(f"DESCRIBE SELECT * FROM {reader_sql(kind)}", params={"files": [f.path]}).fetchall()
-        except (duckdb.Error, OSError, EOFError, UnicodeDecodeError) as exc:
-            raise IngestError(f"{f.path}: unreadable or corrupt file: {exc}") from exc
+        except (duckdb.Error, OSError, EOFError) as exc:
+            raise IngestError(f"{f.path}: {_problem(exc)}: {reason(exc)}") from exc
         return [r[0] for r in rows]
 
     def first_value(self, f: SourceFile, column: str) -> str | None:
@@ -215,8 +250,15 @@ class _Sniffer:
         try:
             rows = self.con.sql(query, params={"files": [f.path]}).fetchall()
         except duckdb.Error as exc:
-            raise IngestError(f"{f.path}: unreadable or corrupt file: {exc}") from exc
+            raise IngestError(f"{f.path}: {_problem(exc)}: {reason(exc)}") from exc
         return rows[0][0] if rows else None
+
+
+def _problem(exc: BaseException) -> str:
+    """How a file failed to open: the storage (after its retries) or its content."""
+    if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
+        return "could not be read from storage"
+    return read_problem(exc) or "unreadable or corrupt file"
 
 
 # --- manifests -----------------------------------------------------------------------------
@@ -340,8 +382,8 @@ def _cur2_deliveries(listing: dict[str, SourceFile], sniffer: _Sniffer, claimed:
         kind = kinds.pop()
         columns = sniffer.columns(files[0])
         if "line_item_line_item_type" not in columns:
-            if "ChargeCategory" in columns:
-                log.warning("%s: FOCUS export found, not read (only CUR 2.0 and legacy CUR are)", export)
+            if is_focus(columns):
+                out.append(_delivery(period, f"focus-{kind}", files, manifest))
                 continue
             raise IngestError(
                 f"{files[0].path}: file in a Data Exports layout without column line_item_line_item_type: "
@@ -461,6 +503,17 @@ def _legacy_csv_period(f: SourceFile, sniffer: _Sniffer) -> str | None:
     if folder is not None and folder != period:
         raise IngestError(f"{f.path}: {header} says billing period {period} but its folder says {folder}")
     return period
+
+
+# --- FOCUS outside the Data Exports layout (Azure, Google Cloud, OCI) ------------------------
+
+def _focus_deliveries(listing: dict[str, SourceFile], sniffer: _Sniffer, claimed: set[str]) -> list[Delivery]:
+    unclaimed = {p: f for p, f in listing.items() if p not in claimed}
+    groups = focus_file_groups(unclaimed, sniffer.columns, sniffer.first_value, _data_kind)
+    return [
+        _delivery(_period(period, "BillingPeriodStart", files[0].path), f"focus-{kind}", files, None)
+        for (period, kind), files in sorted(groups.items())
+    ]
 
 
 # --- one delivery per period ----------------------------------------------------------------

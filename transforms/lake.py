@@ -56,7 +56,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -276,6 +276,12 @@ def current_version(lake: str, table: str, billing_period: str) -> str | None:
 def list_versions(lake: str, table: str, billing_period: str) -> list[str]:
     """Every retained version of the partition, oldest first, the current one included."""
     return [r["version"] for r in _records(_read_state(lake, table, billing_period))]
+
+
+def version_records(lake: str, table: str, billing_period: str) -> list[dict[str, Any]]:
+    """Every retained version record of the partition, oldest first, the current one included:
+    ``version``, ``published_at``, ``rows``, ``bytes``, ``files``, ``columns``, ``lineage``."""
+    return _records(_read_state(lake, validate_table_name(table), periods.validate(billing_period)))
 
 
 def list_partitions(lake: str, table: str) -> list[str]:
@@ -751,6 +757,71 @@ def _partition_lock(lake: str, table: str, billing_period: str) -> Iterator[None
         yield
     finally:
         os.close(fd)
+
+
+def _runs_dir(lake: str) -> str:
+    """Where the run locks of a lake live: beside its staging (``_runs`` is no valid table name)."""
+    if storage.is_s3(lake):
+        digest = hashlib.sha256(lake_root(lake).encode()).hexdigest()[:16]
+        return os.path.join(tempfile.gettempdir(), "curlake-staging", digest, "_runs")
+    return os.path.join(lake_root(lake), "_staging", "_runs")
+
+
+@contextlib.contextmanager
+def period_lock(
+    lake: str,
+    billing_period: str,
+    *,
+    on_wait: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+) -> Iterator[None]:
+    """Hold the run lock of one billing period of a lake for as long as the block runs.
+
+    A run writes a dozen tables of its period, each read by the next; two runs of one period at
+    once would interleave them (one run's allocation built on the other's line items). The
+    publish step of each table is serialized by its own lock; this one is for a whole run. It is
+    an flock on ``<lake>/_staging/_runs/billing_period=YYYY-MM.lock`` (S3 lake: the same name in
+    the local staging folder, so it serializes the runs of this machine only; runs on several
+    machines rely on Dagster's run queue). The kernel drops it when the process dies: a killed
+    run never blocks the next, and nothing needs cleaning up.
+
+    Not re-entrant: a second ``period_lock`` of the same period in the same process waits like
+    another process would. ``on_wait`` is called once, with what the holder wrote in the lock
+    file (pid, host, start), if the lock is taken; ``timeout`` (seconds) turns a long wait into
+    a LakeError.
+    """
+    folder = _runs_dir(lake)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{PARTITION_KEY}={periods.validate(billing_period)}.lock")
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait(os.pread(fd, 512, 0).decode(errors="replace").strip() or "holder unknown")
+            _wait_for_flock(fd, timeout, f"billing period {billing_period} of lake {lake_root(lake)}")
+        holder = f"pid {os.getpid()} on {os.uname().nodename}, since {datetime.now(timezone.utc).isoformat(timespec='seconds')}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _wait_for_flock(fd: int, timeout: float | None, what: str) -> None:
+    if timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LakeError(f"another run still holds {what} after {timeout:g} s") from None
+            time.sleep(0.05)
 
 
 # ----------------------------------------------------------------------------------- swapping

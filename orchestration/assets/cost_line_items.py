@@ -15,8 +15,8 @@ from orchestration.gates import Gate, check_specs, gated_publish
 from orchestration.partitions import billing_periods
 from orchestration.resources import CurlakeSettings
 from transforms import duck, schema
-from transforms.catalog import build_catalog
-from transforms.discover import Delivery, discover
+from transforms.dictionary import build_analyst_catalog
+from transforms.discover import Delivery, discover, verify_unchanged
 from transforms.lake import publish_partition
 from transforms.readers import ingest_errors, read_delivery
 from transforms.reconcile import source_totals
@@ -37,12 +37,17 @@ RECONCILIATION = (
     "Row count, unblended and amortized totals equal the source files' own totals (to 1e-6), "
     "computed independently with pyarrow.",
 )
+SINGLE_CURRENCY = (
+    "single_currency",
+    "Every line item of the billing period is in one currency: money in two currencies cannot be "
+    "summed, and every curated table sums it.",
+)
 
 
 def gate_declarations() -> list[tuple[str, str, bool]]:
     from expectations.suites.cost_line_items import CHECKS
 
-    return [(gate, CHECKS[group], True) for gate, group in SUITE_GATES.items()] + [(*RECONCILIATION, True)]
+    return [(gate, CHECKS[group], True) for gate, group in SUITE_GATES.items()] + [(*RECONCILIATION, True), (*SINGLE_CURRENCY, True)]
 
 
 def find_delivery(source: str, billing_period: str) -> Delivery:
@@ -72,7 +77,22 @@ def audit(con, staged: str, delivery: Delivery) -> list[Gate]:
         failures = [o.message() for o in outcomes if not o.success]
         gates.append(Gate(gate, not failures, CHECKS[group], {"expectations": len(outcomes), "failures": failures}))
     gates.append(_reconciliation_gate(con, staged, delivery))
+    gates.append(_currency_gate(con, staged))
     return gates
+
+
+def _currency_gate(con, staged: str) -> Gate:
+    """One currency per billing period; the others are named with their rows and a first example."""
+    rows = con.execute(
+        "SELECT currency, count(*), min(source_file), arg_min(coalesce(line_item_id, '(no id)'), source_file) "
+        f'FROM "{staged}" GROUP BY currency ORDER BY count(*) DESC, currency'
+    ).fetchall()
+    failures = [
+        f"{n} row(s) in {currency} besides {rows[0][1]} in {rows[0][0]}; first in {path} (line item {example})"
+        for currency, n, path, example in rows[1:]
+    ]
+    return Gate(SINGLE_CURRENCY[0], not failures, SINGLE_CURRENCY[1],
+                {"currencies": {c: n for c, n, *_ in rows}, "failures": failures})
 
 
 def _reconciliation_gate(con, staged: str, delivery: Delivery) -> Gate:
@@ -120,9 +140,12 @@ def cost_line_items(context: dg.AssetExecutionContext, settings: CurlakeSettings
     with tempfile.TemporaryDirectory(prefix="curlake-stage-") as workdir:
         con = duck.connect(os.path.join(workdir, "stage.duckdb"), memory_limit=settings.duckdb_memory_limit)
         try:
-            with ingest_errors():  # row-level problems surface as IngestError naming file and row
+            # Row-level problems, and files that cannot be read, surface as IngestError naming the file.
+            with ingest_errors([f.path for f in delivery.files]):
                 read_delivery(con, delivery).create("staged")
             gates = audit(con, "staged", delivery)
+            # An overwrite during the read would publish rows of two deliveries, or lineage of another.
+            verify_unchanged(delivery)
 
             def publish() -> dict:
                 result = publish_partition(
@@ -130,7 +153,7 @@ def cost_line_items(context: dg.AssetExecutionContext, settings: CurlakeSettings
                     sort_by=["usage_date", "usage_account_id", "service_code"],
                     lineage={"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format},
                 )
-                build_catalog(settings.lake)
+                build_analyst_catalog(settings.lake)
                 totals = con.execute('SELECT sum(unblended_cost), sum(amortized_cost) FROM "staged"').fetchone()
                 return {
                     "rows": result.rows, "version": result.version, "bytes": result.bytes,

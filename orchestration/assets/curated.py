@@ -23,7 +23,7 @@ from orchestration.gates import Gate, check_specs, gated_publish
 from orchestration.partitions import billing_periods
 from orchestration.resources import CurlakeSettings
 from transforms import duck, lake
-from transforms.catalog import build_catalog
+from transforms.dictionary import build_analyst_catalog
 
 STAGED = "staged"
 
@@ -126,6 +126,27 @@ def open_inputs(con: duckdb.DuckDBPyConnection, settings: CurlakeSettings, perio
 TABLES: dict[str, CuratedTable] = {}
 
 
+def dependencies(table: CuratedTable) -> list[dg.AssetDep]:
+    """Same-period lineage for every input. History inputs also read the previous period as
+    published; declaring that with a time-window mapping would make every backfill reach one
+    month past its range (Dagster targets downstream partitions), so it is not declared: a
+    backfill over several months reads each previous month as it stands (`curlake materialize`
+    runs months in order)."""
+    return [dg.AssetDep(name) for name in dict.fromkeys([*table.inputs, *table.history_inputs])]
+
+
+def documentation(name: str, fallback: str) -> dict:
+    """Description (with grain and keys) and column metadata from the data dictionary."""
+    from transforms.dictionary import DictionaryError, table_doc
+
+    try:
+        description, columns = table_doc(name)
+    except DictionaryError:
+        return {"description": fallback}
+    schema = dg.TableSchema(columns=[dg.TableColumn(c, t, description=d) for c, t, d in columns])
+    return {"description": description, "metadata": {"dagster/column_schema": schema}}
+
+
 def curated_asset(table: CuratedTable) -> dg.AssetsDefinition:
     TABLES[table.name] = table
     declared = [(g.name, g.description, g.blocking) for g in table.gates]
@@ -133,11 +154,11 @@ def curated_asset(table: CuratedTable) -> dg.AssetsDefinition:
     @dg.asset(
         name=table.name,
         partitions_def=billing_periods,
-        deps=list(dict.fromkeys([*table.inputs, *table.history_inputs])),
+        deps=dependencies(table),
         check_specs=check_specs(table.name, declared) or None,
         group_name=table.group,
         kinds={"duckdb", "parquet"},
-        description=table.description,
+        **documentation(table.name, table.description),
     )
     def _asset(context: dg.AssetExecutionContext, settings: CurlakeSettings):
         period = context.partition_key
@@ -152,7 +173,7 @@ def curated_asset(table: CuratedTable) -> dg.AssetsDefinition:
                     con, f'SELECT * FROM "{STAGED}"', settings.lake, table.name, period,
                     sort_by=list(table.sort_by) or None, lineage={"inputs": read},
                 )
-                build_catalog(settings.lake)
+                build_analyst_catalog(settings.lake)
                 meta = {"rows": result.rows, "version": result.version, "bytes": result.bytes, "inputs": read}
                 if table.summary:
                     meta |= table.summary(ctx, STAGED)

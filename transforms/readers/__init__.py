@@ -42,6 +42,10 @@ def read_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery) -> duckdb.
     now). Rows stream when the relation runs; row problems then raise through DuckDB, so run it
     inside ``with ingest_errors():`` to get them as IngestError.
     """
+    if delivery.format in ("focus-parquet", "focus-csv"):
+        from transforms.readers.focus import read_focus_delivery
+
+        return read_focus_delivery(con, delivery)
     if delivery.format not in _SHAPES:
         raise IngestError(f"delivery {delivery.delivery_id}: unknown format {delivery.format!r}; expected one of {sorted(_SHAPES)}")
     staged, params = staged_query(con, delivery)

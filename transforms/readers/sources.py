@@ -11,6 +11,7 @@ import csv
 import io
 
 from transforms import storage
+from transforms.readers.errors import IngestError
 
 # Column DuckDB adds with the path of the file each row comes from.
 SOURCE_FILE_COLUMN = "__source_file"
@@ -42,8 +43,16 @@ def csv_header(path: str) -> list[str]:
     """The header line of a CSV (gzip or plain) exactly as written.
 
     DuckDB renames headers that differ only by case (``user:Team``, ``user:team`` ->
-    ``user:team_1``); tag keys must keep the spelling the file has.
+    ``user:team_1``); tag keys must keep the spelling the file has. Only the header's bytes are
+    decoded, so a byte that is not UTF-8 further down is left to the reader, which names its line.
     """
     fs = storage.filesystem(path)
     with fs.open(storage.strip_protocol(path), "rb", compression="infer") as fh:
-        return next(csv.reader(io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")), [])
+        raw = fh.readline()
+        while raw.count(b'"') % 2 and (more := fh.readline()):  # a quoted header name spanning lines
+            raw += more
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: line 1 (the header) is not UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}") from exc
+    return next(csv.reader(io.StringIO(text, newline="")), [])

@@ -43,7 +43,7 @@ from transforms.readers.columns import (
     athena_name,
     legacy_csv_header,
 )
-from transforms.readers.errors import MARKER, IngestError, ingest_errors, is_read_failure, reason
+from transforms.readers.errors import MARKER, IngestError, ingest_errors, read_problem, reason
 from transforms.readers.sources import SOURCE_FILE_COLUMN, csv_header, reader_sql
 from transforms.sqlrunner import quote_identifier as ident
 from transforms.sqlrunner import quote_literal as literal
@@ -168,8 +168,8 @@ def _describe(con: duckdb.DuckDBPyConnection, kind: str, paths: list[str], *, wh
         rows = con.sql(f"DESCRIBE SELECT * EXCLUDE ({ident(SOURCE_FILE_COLUMN)}{', file_row_number' if kind == 'parquet' else ''}) "
                        f"FROM {reader_sql(kind, provenance=True)}", params={"files": paths}).fetchall()
     except duckdb.Error as exc:
-        problem = "could not be read" if is_read_failure(exc) else f"unreadable or corrupt {kind} file"
-        raise IngestError(f"{where}: {problem}: {reason(exc)}") from exc
+        problem = read_problem(exc) or "unreadable or corrupt file"
+        raise IngestError(f"{where}: {problem.replace('file', kind + ' file')}: {reason(exc)}") from exc
     return {name: type_ for name, type_, *_ in rows}
 
 
