@@ -204,14 +204,19 @@ def _map_keys(con: duckdb.DuckDBPyConnection, conformed: str, params: dict) -> t
     One pass reading only those two columns (DuckDB prunes the others). A value that is not a
     map (CUR 2.0 CSV JSON text) raises here, as an IngestError naming file and row.
     """
+    # DISTINCT over the unnested keys streams as a small hash aggregate (a few dozen keys); a
+    # list() of every row's keys would hold the whole month in memory (100M rows: out of memory).
+    # The two unnests run side by side, so each output row pairs a tag key with a category key
+    # (or NULL): still only as many distinct pairs as there are keys.
     sql = (
-        "SELECT list_sort(list_distinct(flatten(list(map_keys(resource_tags))))), "
-        "list_sort(list_distinct(flatten(list(map_keys(cost_category))))) "
+        "SELECT DISTINCT unnest(map_keys(resource_tags)) AS tag_key, unnest(map_keys(cost_category)) AS category_key "
         f"FROM (\n{conformed}\n)"
     )
     with ingest_errors():
-        ((tags, categories),) = con.execute(sql, params).fetchall()
-    return list(tags or []), list(categories or [])
+        pairs = con.execute(sql, params).fetchall()
+    tags = sorted({t for t, _ in pairs if t is not None})
+    categories = sorted({c for _, c in pairs if c is not None})
+    return tags, categories
 
 
 def _map_of_values(values: list[tuple[str, str]], normalize: Callable[[str], str], param: str, params: dict) -> str:
