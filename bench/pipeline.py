@@ -33,7 +33,7 @@ def _settings(source: str, lake: str, allocation_config: str, memory_limit: str)
 
 def ingest(settings, period: str, *, workdir: str) -> dict:
     """cost_line_items exactly as its asset does it: read, stage, audit, publish sorted, catalog."""
-    from orchestration.assets.cost_line_items import TABLE, audit, find_delivery
+    from orchestration.assets.cost_line_items import TABLE, audit, find_delivery, sort_keys
     from transforms.dictionary import build_analyst_catalog
     from transforms.lake import publish_partition
     from transforms.readers import ingest_errors, read_delivery
@@ -50,7 +50,7 @@ def ingest(settings, period: str, *, workdir: str) -> dict:
             raise RuntimeError(f"cost_line_items {period}: blocking gates failed: {failed}")
         result = publish_partition(
             con, 'SELECT * FROM "staged"', settings.lake, TABLE, period,
-            sort_by=["usage_date", "usage_account_id", "service_code"],
+            sort_by=sort_keys(con, "staged"),
             lineage={"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format},
         )
         build_analyst_catalog(settings.lake)

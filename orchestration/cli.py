@@ -130,6 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     from orchestration import commands
 
     commands.register(sub)  # query, report
+
+    from orchestration import commands_lake
+
+    v = sub.add_parser("versions", help="list the retained versions of a billing period's tables")
+    v.add_argument("--lake", required=True)
+    v.add_argument("--month", required=True, help="YYYY-MM")
+    v.add_argument("--table", action="append", help="only this table (repeatable)")
+    v.set_defaults(func=commands_lake.cmd_versions)
+
+    r = sub.add_parser("rollback", help="swap a billing period's tables back to their previous (or a named) version")
+    r.add_argument("--lake", required=True)
+    r.add_argument("--month", required=True, help="YYYY-MM")
+    r.add_argument("--table", action="append", help="only this table (repeatable; default: every table)")
+    r.add_argument("--version", help="the version to restore (default: the one before the current)")
+    r.set_defaults(func=commands_lake.cmd_rollback)
     return p
 
 

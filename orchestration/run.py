@@ -12,6 +12,8 @@ lake, holding the lock and so knowing it dead, marks it failed (see ``_fail_dead
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -21,7 +23,7 @@ from orchestration.definitions import ASSETS
 from orchestration.resources import DEFAULT_ALLOCATION_CONFIG, CurlakeSettings
 from orchestration.sensors import FINGERPRINT_TAG
 from transforms import lake as lake_io
-from transforms.discover import discover
+from transforms.discover import IngestError, discover
 
 LAUNCHED_BY_TAG = "curlake/launched_by"
 LAKE_TAG = "curlake/lake"
@@ -48,14 +50,17 @@ class Outcome:
 
 
 def materialize_periods(source: str, lake: str, months: list[str] | None, allocation_config: str | None = None) -> Outcome:
-    deliveries = {d.billing_period: d for d in discover(source)}
+    try:
+        deliveries = {d.billing_period: d for d in discover(source)}
+    except IngestError as exc:  # a bad delivery found before any run: its message, not a traceback
+        raise SystemExit(str(exc)) from exc
     found = sorted(deliveries)
     wanted = [m for m in (months or found)]
     missing = [m for m in wanted if m not in found]
     if missing:
         raise SystemExit(f"No delivery for {', '.join(missing)} under {source} (found: {', '.join(found) or 'none'})")
     settings = CurlakeSettings(source=source, lake=lake, allocation_config=allocation_config or DEFAULT_ALLOCATION_CONFIG)
-    instance = dg.DagsterInstance.get()
+    instance = _instance()
     outcomes = []
     root = lake_io.lake_root(lake)
     for period in wanted:
@@ -91,6 +96,22 @@ def materialize_periods(source: str, lake: str, months: list[str] | None, alloca
     return Outcome(outcomes)
 
 
+def _instance() -> dg.DagsterInstance:
+    """The Dagster instance of DAGSTER_HOME, opened under an flock in that folder.
+
+    Opening a fresh DAGSTER_HOME creates its SQLite schemas; two CLI runs starting at once on a
+    new machine would both create them and leave the version table with two heads (every later
+    run then fails). The lock makes the second wait for the first's schemas.
+    """
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.get()
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, ".curlake-instance.lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        return dg.DagsterInstance.get()
+
+
 def _fail_dead_runs(instance: dg.DagsterInstance, tags: dict[str, str], period: str) -> None:
     """Mark failed the CLI runs of this period and lake still recorded as running.
 
@@ -114,7 +135,10 @@ def _root_cause(error) -> str:
         return "unknown error"
     while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
-    return error.message.strip()
+    message = error.message.strip()
+    # Without the "module.Class: " prefix: our messages start with what they are about (a file).
+    first = message.split("\n", 1)[0]
+    return message.split(": ", 1)[1] if error.cls_name and first.split(": ", 1)[0].endswith(error.cls_name) else message
 
 
 def print_summary(outcome: Outcome, lake: str) -> None:

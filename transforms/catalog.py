@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ from transforms import duck, lake as lake_io, storage
 CATALOG_FILE = "catalog.duckdb"
 ATTACH_NAME = "curlake_catalog"
 _CACHE_TTL_SECONDS = 3600
+_UNFINISHED = re.compile(r"^\.catalog-(\d+)-[0-9a-f]{12}\.duckdb(\.wal)?$")
 
 
 def catalog_path(lake: str) -> str:
@@ -56,6 +58,8 @@ def build_catalog(lake: str, tables: list[str] | None = None, extra_views: dict[
     remote = storage.is_s3(target)
     workdir = tempfile.mkdtemp(prefix="curlake-catalog-") if remote else os.path.dirname(target)
     os.makedirs(workdir, exist_ok=True)
+    if not remote:
+        _sweep_unfinished(workdir)
     tmp = os.path.join(workdir, f".catalog-{os.getpid()}-{secrets.token_hex(6)}.duckdb")
     try:
         _write_views(tmp, lake, names, extra)
@@ -77,6 +81,32 @@ def build_catalog(lake: str, tables: list[str] | None = None, extra_views: dict[
         if remote:
             shutil.rmtree(workdir, ignore_errors=True)
     return target
+
+
+def _sweep_unfinished(folder: str) -> None:
+    """Delete the temporary catalogs of builds that died (killed between writing and renaming).
+
+    A build's file is named after its process: one whose process is gone from this machine is
+    garbage, and so is any older than an hour (a build takes seconds; the lake may be shared).
+    """
+    for name in os.listdir(folder):
+        m = _UNFINISHED.match(name)
+        if not m:
+            continue
+        path = os.path.join(folder, name)
+        with contextlib.suppress(FileNotFoundError):
+            if not _alive(int(m.group(1))) or time.time() - os.path.getmtime(path) > _CACHE_TTL_SECONDS:
+                os.unlink(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _write_views(path: str, lake: str, tables: list[str], extra: dict[str, str]) -> None:

@@ -46,7 +46,7 @@ import duckdb
 from transforms import duck, periods, storage
 from transforms.readers.columns import athena_name
 from transforms.readers.focus import focus_file_groups, is_focus
-from transforms.readers.errors import IngestError, read_problem, reason
+from transforms.readers.errors import STORAGE_ERRORS, IngestError, read_problem, reason
 from transforms.readers.sources import csv_header, reader_sql
 from transforms.sqlrunner import quote_identifier
 
@@ -240,7 +240,7 @@ class _Sniffer:
             if kind == "csv":
                 return csv_header(f.path)
             rows = self.con.sql(f"DESCRIBE SELECT * FROM {reader_sql(kind)}", params={"files": [f.path]}).fetchall()
-        except (duckdb.Error, OSError, EOFError) as exc:
+        except (duckdb.Error, EOFError, *STORAGE_ERRORS) as exc:
             raise IngestError(f"{f.path}: {_problem(exc)}: {reason(exc)}") from exc
         return [r[0] for r in rows]
 
@@ -256,7 +256,7 @@ class _Sniffer:
 
 def _problem(exc: BaseException) -> str:
     """How a file failed to open: the storage (after its retries) or its content."""
-    if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile):
+    if isinstance(exc, STORAGE_ERRORS) and not isinstance(exc, gzip.BadGzipFile):
         return "could not be read from storage"
     return read_problem(exc) or "unreadable or corrupt file"
 
@@ -276,7 +276,9 @@ def _load_json(mf: SourceFile) -> object:
     try:
         with fs.open(storage.strip_protocol(mf.path), "rb") as fh:
             return json.load(fh)
-    except (OSError, ValueError) as exc:
+    except STORAGE_ERRORS as exc:
+        raise IngestError(f"{mf.path}: could not be read from storage: {exc}") from exc
+    except ValueError as exc:
         raise IngestError(f"{mf.path}: manifest is not readable JSON: {exc}") from exc
 
 

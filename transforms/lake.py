@@ -790,9 +790,10 @@ def period_lock(
     file (pid, host, start), if the lock is taken; ``timeout`` (seconds) turns a long wait into
     a LakeError.
     """
+    name = f"{PARTITION_KEY}={periods.validate(billing_period)}.lock"  # validated before any path is made
     folder = _runs_dir(lake)
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{PARTITION_KEY}={periods.validate(billing_period)}.lock")
+    path = os.path.join(folder, name)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         try:

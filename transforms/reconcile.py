@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from transforms import storage
 from transforms.readers.columns import athena_name
-from transforms.readers.errors import IngestError
+from transforms.readers.errors import STORAGE_ERRORS, IngestError
 from transforms.readers.sources import csv_header
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def _batches(path: str, legacy: bool):
                 )
                 for batch in reader:
                     yield _complete(batch, names, needed)
-    except (OSError, pa.ArrowException) as exc:
+    except (pa.ArrowException, *STORAGE_ERRORS) as exc:
         raise IngestError(f"{path}: cannot be read for reconciliation: {exc}") from exc
 
 

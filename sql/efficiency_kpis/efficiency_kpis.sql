@@ -176,8 +176,9 @@ budget_team AS (
     -- Week: the team's allocated cost over the week's days with data against the budget pro rata
     -- of those days (each day 1/days_in_month of its own month's budget).
     SELECT 'week' AS grain, CAST(date_trunc('week', dd.day) AS DATE) AS period_start, b.team,
-        sum(coalesce(CAST(t.cost AS DOUBLE), 0)) AS num,
-        sum(CAST(b.budget AS DOUBLE) / b.days_in_month) AS den
+        -- Exact decimal sum, and doubles summed in a fixed order: the same inputs give the same bits.
+        CAST(sum(coalesce(t.cost, 0)) AS DOUBLE) AS num,
+        sum(CAST(b.budget AS DOUBLE) / b.days_in_month ORDER BY dd.day) AS den
     FROM data_days AS dd
     JOIN budgets AS b ON b.billing_period = strftime(dd.day, '%Y-%m') AND b.budget > 0
     LEFT JOIN team_days AS t ON t.team = b.team AND t.day = dd.day
@@ -197,7 +198,7 @@ team_kpis AS (
         SELECT *, 'budget_adherence', 'allocated' FROM budget_team
     )
     UNION ALL
-    SELECT grain, period_start, NULL, NULL, kpi, basis, sum(num), sum(den)
+    SELECT grain, period_start, NULL, NULL, kpi, basis, sum(num ORDER BY team), sum(den ORDER BY team)
     FROM (
         SELECT *, 'unit_cost_trend' AS kpi, 'allocated' AS basis FROM unit_cost_team
         UNION ALL

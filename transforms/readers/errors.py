@@ -19,6 +19,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import duckdb
+from botocore.exceptions import BotoCoreError
+
+# What reading through s3fs raises once its retries are spent: OSError (s3fs translates S3's
+# errors), or one of botocore's connection errors (a reset, a closed connection), passed through.
+STORAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, BotoCoreError)
 
 # Prefix of the messages our SQL raises with error(); ingest_errors() looks for it.
 MARKER = "IngestError: "
@@ -31,7 +36,7 @@ class IngestError(ValueError):
 # What DuckDB puts in front of an exception raised by a Python filesystem (s3fs) it reads through.
 _PYTHON_TRACEBACK = "Traceback (most recent call last)"
 _CSV_ERROR = re.compile(r"CSV Error on Line: (\d+)")
-_CSV_NOISE = ("Original Line:", "Possible Solution:", "  ")
+_CSV_ADVICE = ("Possible Solution:", "  ")
 
 
 def reason(exc: BaseException) -> str:
@@ -51,7 +56,10 @@ def reason(exc: BaseException) -> str:
         return raised[-1].strip() if raised else lines[-1].strip()
     m = _CSV_ERROR.search(lines[0])
     if m:
-        problem = next((line.strip() for line in lines[1:] if not line.startswith(_CSV_NOISE)), "")
+        # The problem is the last line before DuckDB's advice and the reader's settings (a copy of
+        # the row, of any content, comes before it).
+        end = next((i for i, line in enumerate(lines) if line.startswith(_CSV_ADVICE)), len(lines))
+        problem = lines[end - 1].strip() if end > 1 else ""
         return f"line {m.group(1)}: {problem}" if problem else f"line {m.group(1)}"
     return lines[0].strip()
 
