@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import duckdb
 
 from transforms.insights.inputs import InputError, relation_name
+from transforms.insights import inputs as insights_inputs
 
 _INTEGERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                        "UINTEGER", "UBIGINT", "UHUGEINT"})
@@ -53,22 +54,7 @@ EFFICIENCY_KPIS: dict[str, str] = {
 
 def require_columns(con: duckdb.DuckDBPyConnection, role: str, name: str, columns: Mapping[str, str]) -> None:
     """Raise InputError unless relation ``name`` has every column of ``columns`` with a type of its kind."""
-    relation_name(role, name)
-    try:
-        rel = con.sql("SELECT * FROM query_table($name) LIMIT 0", params={"name": name})
-    except duckdb.CatalogException as exc:
-        raise InputError(f"{role}: relation {name!r} does not exist ({exc})") from None
-    found = {c: str(t) for c, t in zip(rel.columns, rel.types)}
-    missing = [c for c in columns if c not in found]
-    if missing:
-        raise InputError(
-            f"{role} ({name!r}): missing column(s) {', '.join(repr(c) for c in missing)}; "
-            f"found: {', '.join(repr(c) for c in found)}"
-        )
-    for column, kind in columns.items():
-        accepts, wanted = KINDS[kind]
-        if not accepts(found[column]):
-            raise InputError(f"{role} ({name!r}): column {column!r} has type {found[column]}, expected {wanted}")
+    insights_inputs.require_columns(con, role, name, columns, KINDS)
 
 
 def require_period(con: duckdb.DuckDBPyConnection, role: str, name: str, billing_period: str) -> None:

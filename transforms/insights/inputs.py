@@ -65,8 +65,12 @@ def relation_name(role: str, name: str) -> str:
     return name
 
 
-def require_columns(con: duckdb.DuckDBPyConnection, role: str, name: str, columns: Mapping[str, str]) -> None:
-    """Raise InputError unless relation ``name`` has every column of ``columns`` with a type of its kind."""
+def require_columns(
+    con: duckdb.DuckDBPyConnection, role: str, name: str, columns: Mapping[str, str], kinds: Mapping | None = None
+) -> None:
+    """Raise InputError unless relation ``name`` has every column of ``columns`` with a type of its kind
+    (``kinds``: kind -> (accepts(type text), what is wanted); this module's KINDS by default)."""
+    kinds = KINDS if kinds is None else kinds
     relation_name(role, name)
     try:
         rel = con.sql("SELECT * FROM query_table($name) LIMIT 0", params={"name": name})
@@ -80,7 +84,7 @@ def require_columns(con: duckdb.DuckDBPyConnection, role: str, name: str, column
             f"found: {', '.join(repr(c) for c in found)}"
         )
     for column, kind in columns.items():
-        accepts, wanted = KINDS[kind]
+        accepts, wanted = kinds[kind]
         if not accepts(found[column]):
             raise InputError(f"{role} ({name!r}): column {column!r} has type {found[column]}, expected {wanted}")
 
