@@ -38,6 +38,13 @@ def next_period(period: str) -> str:
     return f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
 
 
+def previous_period(period: str, months: int = 1) -> str:
+    """The billing period ``months`` before ``period`` ('2025-01' -> '2024-12')."""
+    y, m = (int(x) for x in validate(period).split("-"))
+    index = y * 12 + (m - 1) - months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def first_day(period: str) -> date:
     y, m = (int(x) for x in validate(period).split("-"))
     return date(y, m, 1)

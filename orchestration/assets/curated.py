@@ -22,7 +22,7 @@ import duckdb
 from orchestration.gates import Gate, check_specs, gated_publish
 from orchestration.partitions import billing_periods
 from orchestration.resources import CurlakeSettings
-from transforms import duck, lake
+from transforms import duck, lake, periods
 from transforms.dictionary import build_analyst_catalog
 
 STAGED = "staged"
@@ -97,11 +97,6 @@ def workspace(settings: CurlakeSettings):
             con.close()
 
 
-def previous_period(period: str) -> str:
-    y, m = (int(x) for x in period.split("-"))
-    return f"{y - (m == 1):04d}-{(m - 2) % 12 + 1:02d}"
-
-
 def open_inputs(con: duckdb.DuckDBPyConnection, settings: CurlakeSettings, period: str,
                 inputs: Sequence[str], history_inputs: Sequence[str]) -> dict[str, dict[str, str | None]]:
     """Views over the inputs' current, pinned lake files; returns the versions read (lineage).
@@ -110,7 +105,7 @@ def open_inputs(con: duckdb.DuckDBPyConnection, settings: CurlakeSettings, perio
     one where it was published (the first month of a lake has no previous one).
     """
     lineage: dict[str, dict[str, str | None]] = {}
-    for name, scope in [(n, (period,)) for n in inputs] + [(n, (previous_period(period), period)) for n in history_inputs]:
+    for name, scope in [(n, (period,)) for n in inputs] + [(n, (periods.previous_period(period), period)) for n in history_inputs]:
         published = set(lake.list_partitions(settings.lake, name))
         if period not in published:
             raise dg.Failure(f"Input {name} has no published partition {period} in {settings.lake}: materialize it first.")

@@ -145,7 +145,4 @@ def period_bounds(billing_period: str) -> tuple[date, date]:
     return first, first + timedelta(days=periods.days_in(billing_period) - 1)
 
 
-def previous_period(billing_period: str) -> str:
-    """The billing period before ``billing_period`` ('2025-01' -> '2024-12')."""
-    y, m = (int(x) for x in periods.validate(billing_period).split("-"))
-    return f"{y - (m == 1):04d}-{(m - 2) % 12 + 1:02d}"
+previous_period = periods.previous_period  # re-exported: insights and efficiency import it from here

@@ -85,11 +85,7 @@ class ShowbackData:
         return self.credit_components[0] if self.credit_components else None
 
 
-def previous_period(period: str, months: int = 1) -> str:
-    """The billing period ``months`` before ``period``."""
-    y, m = (int(x) for x in periods.validate(period).split("-"))
-    index = y * 12 + (m - 1) - months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+previous_period = periods.previous_period
 
 
 def open_lake(lake: str, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
