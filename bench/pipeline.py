@@ -32,27 +32,18 @@ def _settings(source: str, lake: str, allocation_config: str, memory_limit: str)
 
 
 def ingest(settings, period: str, *, workdir: str) -> dict:
-    """cost_line_items exactly as its asset does it: read, stage, audit, publish sorted, catalog."""
-    from orchestration.assets.cost_line_items import TABLE, audit, find_delivery, sort_keys
+    """cost_line_items exactly as its asset does it: read and write once, audit the files, publish, catalog."""
+    from orchestration.assets.cost_line_items import find_delivery, lineage, staged_month
     from transforms.dictionary import build_analyst_catalog
-    from transforms.lake import publish_partition
-    from transforms.readers import ingest_errors, read_delivery
 
     delivery = find_delivery(settings.source, period)
-    con = duck.connect(os.path.join(workdir, "stage.duckdb"), memory_limit=settings.duckdb_memory_limit,
-                       temp_directory=os.path.join(workdir, "spill"))
+    con = duck.connect(memory_limit=settings.duckdb_memory_limit, temp_directory=os.path.join(workdir, "spill"))
     try:
-        with ingest_errors():
-            read_delivery(con, delivery).create("staged")
-        gates = audit(con, "staged", delivery)
-        failed = [g.name for g in gates if g.blocking and not g.passed]
-        if failed:
-            raise RuntimeError(f"cost_line_items {period}: blocking gates failed: {failed}")
-        result = publish_partition(
-            con, 'SELECT * FROM "staged"', settings.lake, TABLE, period,
-            sort_by=sort_keys(con, "staged"),
-            lineage={"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format},
-        )
+        with staged_month(con, settings, delivery) as (staged, gates):
+            failed = [g.name for g in gates if g.blocking and not g.passed]
+            if failed:
+                raise RuntimeError(f"cost_line_items {period}: blocking gates failed: {failed}")
+            result = staged.publish(lineage=lineage(delivery))
         build_analyst_catalog(settings.lake)
         return {"rows": result.rows, "bytes": result.bytes}
     finally:

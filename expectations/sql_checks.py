@@ -75,14 +75,23 @@ def no_duplicate_keys(
     rows_sql = f", list({quote(row_column)} ORDER BY {quote(row_column)})" if row_column else ""
     order_sql = f"min({quote(row_column)}), {key_sql}" if row_column else key_sql
     with sql_name(con, source) as name:
-        (duplicated,) = con.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {name} GROUP BY {key_sql} HAVING count(*) > 1)"
-        ).fetchall()[0]
-        sample = con.execute(
-            f"SELECT {key_sql}, count(*) AS n{rows_sql} FROM {name} GROUP BY {key_sql} HAVING count(*) > 1 "
-            f"ORDER BY {order_sql} LIMIT $limit",
-            {"limit": SAMPLE},
-        ).fetchall()
+        # First pass over one 64-bit hash per row, not the key values (10M text keys: 15 CPU s
+        # -> a third of that): rows sharing a key share its hash, so no repeated hash means no
+        # duplicate. Only if some hash repeats are the rows with those hashes grouped exactly
+        # (a collision of distinct keys is not a duplicate).
+        hashed = f"SELECT hash({key_sql}) AS curlake_key_hash FROM {name} GROUP BY 1 HAVING count(*) > 1"
+        ((repeated,),) = con.execute(f"SELECT count(*) FROM ({hashed})").fetchall()
+        duplicated, sample = 0, []
+        if repeated:
+            narrowed = f"(SELECT * FROM {name} WHERE hash({key_sql}) IN ({hashed}))"
+            ((duplicated,),) = con.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {narrowed} GROUP BY {key_sql} HAVING count(*) > 1)"
+            ).fetchall()
+            sample = con.execute(
+                f"SELECT {key_sql}, count(*) AS n{rows_sql} FROM {narrowed} GROUP BY {key_sql} HAVING count(*) > 1 "
+                f"ORDER BY {order_sql} LIMIT $limit",
+                {"limit": SAMPLE},
+            ).fetchall()
     column = ", ".join(keys)
     duplicates = []
     for record in sample:

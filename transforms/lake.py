@@ -379,14 +379,94 @@ def publish_partition(
     against ``billing_period`` (a mismatch fails the write) and left out of the files.
     ``params`` are bound to ``$name`` placeholders of SQL text; ``lineage`` (JSON) is recorded
     with the version; the ``keep_history`` newest replaced versions are kept for ``rollback``.
+
+    To audit the written files before they go live, use ``stage_partition``.
     """
+    with stage_partition(
+        con, relation_or_sql, lake, table, billing_period, params=params, sort_by=sort_by,
+        row_group_size=row_group_size, version=version, max_file_bytes=max_file_bytes,
+    ) as staged:
+        return staged.publish(lineage=lineage, keep_history=keep_history)
+
+
+@dataclass
+class StagedPartition:
+    """A version written to staging by ``stage_partition``: its files can be read and audited,
+    and ``publish()`` makes it live. Unpublished, it is deleted when the ``with`` block ends."""
+
+    lake: str
+    table: str
+    billing_period: str
+    version: str
+    rows: int
+    folder: str
+    files: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+    published: PublishResult | None = None
+
+    @property
+    def paths(self) -> list[str]:
+        """The staged Parquet files (local paths), for ``read_parquet``."""
+        return [os.path.join(self.folder, f) for f in self.files]
+
+    @property
+    def bytes(self) -> int:
+        return sum(os.path.getsize(p) for p in self.paths)
+
+    def publish(self, *, lineage: dict[str, Any] | None = None, keep_history: int = DEFAULT_KEEP_HISTORY) -> PublishResult:
+        """Make this version the live partition in one step; ``lineage`` (JSON) is recorded with it."""
+        _check_keep(keep_history)
+        lineage = _check_lineage(lineage)
+        if self.published is not None:
+            raise LakeError(f"{self.table}/{PARTITION_KEY}={self.billing_period}: version {self.version} is already published")
+        record = {
+            "version": self.version,
+            "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "files": list(self.files),
+            "columns": [list(c) for c in self.columns],
+            "lineage": lineage,
+        }
+        _fsync_files(self.folder, list(self.files))
+        with _partition_lock(self.lake, self.table, self.billing_period):
+            previous = _make_current(self.lake, self.table, self.billing_period, record, self.folder, keep_history)
+        live = _live_dir(self.lake, self.table, self.billing_period)
+        self.published = PublishResult(
+            table=self.table,
+            billing_period=self.billing_period,
+            version=self.version,
+            rows=self.rows,
+            files=tuple(storage.join(live, f) for f in self.files),
+            bytes=record["bytes"],
+            previous_version=previous,
+        )
+        return self.published
+
+
+@contextlib.contextmanager
+def stage_partition(
+    con: duckdb.DuckDBPyConnection,
+    relation_or_sql: duckdb.DuckDBPyRelation | str,
+    lake: str,
+    table: str,
+    billing_period: str,
+    *,
+    params: dict[str, Any] | None = None,
+    sort_by: list[str] | None = None,
+    row_group_size: int = 1_000_000,
+    version: str | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Iterator[StagedPartition]:
+    """Write-audit-publish with one write: the new version's Parquet files are written to staging
+    (as ``publish_partition`` writes them) and yielded, to be audited where they lie and then
+    published by renaming, never rewritten. Leaving the block without ``publish()`` (a failed
+    gate, an exception) deletes them; the live partition is untouched until ``publish()``."""
     table = validate_table_name(table)
     billing_period = periods.validate(billing_period)
     version = validate_version(version) if version is not None else new_version()
     _check_positive("row_group_size", row_group_size)
     _check_positive("max_file_bytes", max_file_bytes)
-    _check_keep(keep_history)
-    lineage = _check_lineage(lineage)
     label = f"{table}/{PARTITION_KEY}={billing_period}"
     if version in list_versions(lake, table, billing_period):
         raise LakeError(f"{label}: version {version} already exists; publish with a new version")
@@ -410,28 +490,7 @@ def publish_partition(
             except duckdb.Error as exc:
                 raise LakeError(f"{label}: writing version {version} failed, the live partition is unchanged: {exc}") from exc
             files = _staged_files(staged, version, label)
-            record = {
-                "version": version,
-                "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "rows": int(rows),
-                "bytes": sum(os.path.getsize(os.path.join(staged, f)) for f in files),
-                "files": files,
-                "columns": [[name, type_] for name, type_ in stored],
-                "lineage": lineage,
-            }
-            _fsync_files(staged, files)
-            with _partition_lock(lake, table, billing_period):
-                previous = _make_current(lake, table, billing_period, record, staged, keep_history)
-    live = _live_dir(lake, table, billing_period)
-    return PublishResult(
-        table=table,
-        billing_period=billing_period,
-        version=version,
-        rows=record["rows"],
-        files=tuple(storage.join(live, f) for f in files),
-        bytes=record["bytes"],
-        previous_version=previous,
-    )
+            yield StagedPartition(lake, table, billing_period, version, int(rows), staged, tuple(files), tuple(stored))
 
 
 def rollback(

@@ -1,12 +1,15 @@
 """`cost_line_items`: every CUR line item of a billing period, in the canonical typed schema.
 
-Write-audit-publish: the delivery is read once into a run-local DuckDB staging table, audited
-by the gates below, and only then published atomically to the lake.
+Write-audit-publish with one write: the delivery is read once and written straight to the new
+version's Parquet files in the lake's staging area; the gates below audit those files where they
+lie, and only then are they published, by renaming, never rewritten (transforms.lake.stage_partition).
 """
 
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 
 import dagster as dg
@@ -17,7 +20,7 @@ from orchestration.resources import CurlakeSettings
 from transforms import duck, schema
 from transforms.dictionary import build_analyst_catalog
 from transforms.discover import Delivery, discover, verify_unchanged
-from transforms.lake import publish_partition
+from transforms.lake import StagedPartition, stage_partition
 from transforms.readers import ingest_errors, read_delivery
 from transforms.reconcile import source_totals
 
@@ -55,16 +58,11 @@ def gate_declarations() -> list[tuple[str, str, bool]]:
     return [(gate, CHECKS[group], True) for gate, group in SUITE_GATES.items()] + [(*RECONCILIATION, True), (*NO_DUPLICATES, True), (*SINGLE_CURRENCY, True)]
 
 
-# Sorted files let readers skip row groups on the common filters (day, account, service). A full
-# sort spills the whole month's payload to disk (tens of GB at 100M rows), so past this size the
-# delivery's own order is kept: CUR 2.0 deliveries are largely in time order already.
-SORT_KEYS = ["usage_date", "usage_account_id", "service_code"]
-SORT_MAX_ROWS = 20_000_000
-
-
-def sort_keys(con, staged: str) -> list[str] | None:
-    ((rows,),) = con.execute(f'SELECT count(*) FROM "{staged}"').fetchall()
-    return SORT_KEYS if rows <= SORT_MAX_ROWS else None
+# The files keep the delivery's order, without a global sort: CUR deliveries are written in time
+# order, so row groups already span a few days each and readers filtering on a day skip the rest.
+# A sort by (day, account, service) cost a third of ingestion at 10M rows and spilled the whole
+# month to disk at 100M (BENCHMARKS.md).
+STAGED = "staged"
 
 
 def find_delivery(source: str, billing_period: str) -> Delivery:
@@ -150,6 +148,32 @@ def _reconciliation_gate(con, staged: str, delivery: Delivery) -> Gate:
     )
 
 
+@contextmanager
+def staged_month(con, settings: CurlakeSettings, delivery: Delivery) -> Iterator[tuple[StagedPartition, list[Gate]]]:
+    """The delivery written once as the partition's next version (unpublished) and its gates.
+
+    The rows stream from the source files through the conforming query into Parquet in the
+    lake's staging area; the gates read those files (view ``staged``), so what is audited is
+    byte for byte what ``publish()`` makes live. Leaving the block unpublished deletes them.
+    """
+    with ExitStack() as stack:
+        # Row-level problems, and files that cannot be read, surface as IngestError naming the file.
+        with ingest_errors([f.path for f in delivery.files]):
+            staged = stack.enter_context(
+                stage_partition(con, read_delivery(con, delivery), settings.lake, TABLE, delivery.billing_period)
+            )
+        # The files hold no billing_period (the Hive key): the view reads it from the path, as every reader will.
+        con.read_parquet(staged.paths, hive_partitioning=True).create_view(STAGED)
+        gates = audit(con, STAGED, delivery)
+        # An overwrite during the read would publish rows of two deliveries, or lineage of another.
+        verify_unchanged(delivery)
+        yield staged, gates
+
+
+def lineage(delivery: Delivery) -> dict:
+    return {"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format}
+
+
 @dg.asset(
     name=TABLE,
     partitions_def=billing_periods,
@@ -166,30 +190,22 @@ def cost_line_items(context: dg.AssetExecutionContext, settings: CurlakeSettings
     delivery = find_delivery(settings.source, period)
     context.log.info(f"{period}: {delivery.format} delivery {delivery.delivery_id}, {len(delivery.files)} file(s)")
     with tempfile.TemporaryDirectory(prefix="curlake-stage-") as workdir:
-        con = duck.connect(os.path.join(workdir, "stage.duckdb"), memory_limit=settings.duckdb_memory_limit)
+        # Nothing is kept in DuckDB between steps, so an in-memory database; spills go to workdir.
+        con = duck.connect(memory_limit=settings.duckdb_memory_limit, temp_directory=os.path.join(workdir, "spill"))
         try:
-            # Row-level problems, and files that cannot be read, surface as IngestError naming the file.
-            with ingest_errors([f.path for f in delivery.files]):
-                read_delivery(con, delivery).create("staged")
-            gates = audit(con, "staged", delivery)
-            # An overwrite during the read would publish rows of two deliveries, or lineage of another.
-            verify_unchanged(delivery)
+            with staged_month(con, settings, delivery) as (staged, gates):
 
-            def publish() -> dict:
-                result = publish_partition(
-                    con, 'SELECT * FROM "staged"', settings.lake, TABLE, period,
-                    sort_by=sort_keys(con, "staged"),
-                    lineage={"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format},
-                )
-                build_analyst_catalog(settings.lake)
-                totals = con.execute('SELECT sum(unblended_cost), sum(amortized_cost) FROM "staged"').fetchone()
-                return {
-                    "rows": result.rows, "version": result.version, "bytes": result.bytes,
-                    "unblended_cost": totals[0], "amortized_cost": totals[1],
-                    "source_format": delivery.format, "delivery_id": delivery.delivery_id,
-                    "fingerprint": delivery.fingerprint, "files": len(delivery.files),
-                }
+                def publish() -> dict:
+                    result = staged.publish(lineage=lineage(delivery))
+                    build_analyst_catalog(settings.lake)
+                    totals = next(g.observed for g in gates if g.name == RECONCILIATION[0])
+                    return {
+                        "rows": result.rows, "version": result.version, "bytes": result.bytes,
+                        "unblended_cost": totals["unblended_cost"], "amortized_cost": totals["amortized_cost"],
+                        "source_format": delivery.format, "delivery_id": delivery.delivery_id,
+                        "fingerprint": delivery.fingerprint, "files": len(delivery.files),
+                    }
 
-            yield from gated_publish(context, gates, publish)
+                yield from gated_publish(context, gates, publish)
         finally:
             con.close()

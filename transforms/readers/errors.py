@@ -88,7 +88,13 @@ def ingest_errors(files: Sequence[str] = ()) -> Iterator[None]:
     """
     try:
         yield
-    except duckdb.Error as exc:
+    except IngestError:
+        raise
+    except Exception as raised:
+        # The error of a query run for us by a writer (the lake's LakeError) is its cause.
+        exc = raised if isinstance(raised, duckdb.Error) else raised.__cause__
+        if not isinstance(exc, duckdb.Error):
+            raise
         message = str(exc)
         if MARKER in message:
             raise IngestError(message.split(MARKER, 1)[1].strip()) from exc
