@@ -385,8 +385,8 @@ def upload_tree(local: Path, url: str) -> None:
 
 
 def ingest(source: str, lake: str, billing_period: str = "2025-01") -> str:
-    """The ``cost_line_items`` asset's steps without Dagster and without the gates: discover, read
-    into a run-local staging table, publish, rebuild the catalog. Returns the version published.
+    """The ``cost_line_items`` asset's steps without Dagster and without the gates: discover, write
+    the version's files to staging, publish them, rebuild the catalog. Returns the version published.
 
     What the kill tests run in a child process, to stop it between any two of these steps.
     """
@@ -399,12 +399,11 @@ def ingest(source: str, lake: str, billing_period: str = "2025-01") -> str:
 
     (delivery,) = [d for d in discover(source) if d.billing_period == billing_period]
     with tempfile.TemporaryDirectory(prefix="curlake-stage-") as workdir:
-        con = duck.connect(os.path.join(workdir, "stage.duckdb"))
+        con = duck.connect(temp_directory=os.path.join(workdir, "spill"))
         try:
-            with ingest_errors([f.path for f in delivery.files]):
-                read_delivery(con, delivery).create("staged")
-            result = lake_io.publish_partition(con, 'SELECT * FROM "staged"', lake, "cost_line_items", billing_period,
-                                               sort_by=["usage_date"], lineage={"delivery_id": delivery.delivery_id})
+            with ingest_errors([f.path for f in delivery.files]), \
+                    lake_io.stage_partition(con, read_delivery(con, delivery), lake, "cost_line_items", billing_period) as staged:
+                result = staged.publish(lineage={"delivery_id": delivery.delivery_id})
         finally:
             con.close()
     build_catalog(lake)
