@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.run --rows 1000000 10000000      # make bench: --rows 1000000
     .venv/bin/python -m bench.run --rows 100000000 --plain --no-dagster
+    .venv/bin/python -m bench.run --rows 1000000 --peer   # also focus-converter vs curlake (bench/peer.py)
 
 Per size: the cached month (bench/dataset.py), the scan floor (bench/floor.py), every stage
 called directly (bench/pipeline.py) with seconds, CPU seconds, rows/s, peak RSS, bytes read and
@@ -28,8 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import dataset
-from bench.floor import scan_floor
+from bench.floor import copy_floor, scan_floor
 from bench.measure import StageFigures
+from bench.peer import bench_peer, load_results, render_peer
 from bench.pipeline import run_month
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +74,8 @@ def bench_size(rows: int, *, widened: bool, dagster: bool, memory_limit: str) ->
     print(f"\n== {rows:,} line items ({'widened' if widened else 'plain'} org), {source_bytes / 2**20:,.0f} MiB of Parquet", flush=True)
     floor = scan_floor(files, memory_limit=memory_limit)
     print(f"  scan floor: {floor.seconds:.2f} s ({floor.rows_per_second:,.0f} rows/s, load {floor.load_average:.1f})", flush=True)
+    copy = copy_floor(files, memory_limit=memory_limit)
+    print(f"  copy floor: {copy.seconds:.2f} s, {copy.cpu_seconds:.1f} CPU s (load {copy.load_average:.1f})", flush=True)
     lake = dataset.CACHE / f"lake-{rows}{'' if widened else '-plain'}"
     if lake.exists():
         shutil.rmtree(lake)
@@ -82,7 +86,7 @@ def bench_size(rows: int, *, widened: bool, dagster: bool, memory_limit: str) ->
     result = {
         "rows": rows, "widened": widened, "memory_limit": memory_limit, "source_bytes": source_bytes,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-        "floor": asdict(floor), "stages": [asdict(s) for s in stages], "pipeline_s": total,
+        "floor": asdict(floor), "copy_floor": asdict(copy), "stages": [asdict(s) for s in stages], "pipeline_s": total,
     }
     if dagster:
         result["dagster"] = dagster_run(root, root / "bench_allocation.yaml", rows)
@@ -110,6 +114,9 @@ def render(results: list[dict]) -> str:
             f"Machine: {m['cpus']} cores, {m['memory_gib']} GiB, Python {m['python']}; DuckDB memory_limit {r['memory_limit']}; "
             f"source {r['source_bytes'] / 2**20:,.0f} MiB of CUR 2.0 Parquet. "
             f"Scan floor {floor.seconds:.2f} s, {_cpu(floor.cpu_seconds)} CPU s ({floor.rows_per_second:,.0f} rows/s, load {floor.load_average:.1f}).",
+            *([f"Copy floor (the export copied unchanged to zstd Parquet: the least a write-once ingestion costs) "
+               f"{r['copy_floor']['seconds']:.2f} s, {_cpu(r['copy_floor']['cpu_seconds'])} CPU s = "
+               f"{r['copy_floor']['seconds'] / floor.seconds:.1f}x the scan floor."] if "copy_floor" in r else []),
             "",
             "| stage | s | x floor | CPU s | line items/s | peak RSS MiB | read MiB | written MiB | load |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -138,7 +145,7 @@ def write_benchmarks() -> None:
         text += f"\n{BEGIN}\n{END}\n"
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    BENCHMARKS.write_text(f"{head}{BEGIN}\n{render(results)}\n{END}{tail}")
+    BENCHMARKS.write_text(f"{head}{BEGIN}\n{render(results)}\n{render_peer(load_results())}{END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,9 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plain", action="store_true", help="the generator's own org (skip widening)")
     p.add_argument("--no-dagster", action="store_true", help="skip the curlake materialize comparison")
     p.add_argument("--memory-limit", default=os.environ.get("CURLAKE_DUCKDB_MEMORY_LIMIT", "4GB"))
+    p.add_argument("--peer", action="store_true", help="also focus-converter vs curlake's FOCUS export (bench/peer.py)")
     args = p.parse_args(argv)
     for rows in args.rows:
         bench_size(rows, widened=not args.plain, dagster=not args.no_dagster, memory_limit=args.memory_limit)
+        if args.peer:
+            bench_peer(rows, widened=not args.plain, memory_limit=args.memory_limit)
         write_benchmarks()
     return 0
 
