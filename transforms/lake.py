@@ -346,8 +346,13 @@ def read_partition_sql(lake: str, table: str, billing_period: str | None = None)
         where = f"partition {billing_period}" if billing_period is not None else "any partition"
         raise LakeError(f"table {table!r} has no published version of {where} in lake {lake_root(lake)}")
     union = len({json.dumps(rec["columns"]) for _, rec in pinned}) > 1
+    return _read_files_sql([path for path, _ in pinned], union=union)
+
+
+def _read_files_sql(paths: list[str], *, union: bool = False) -> str:
+    """``read_parquet`` of lake files as readers see them: the table's columns plus ``billing_period`` from the path."""
     return (
-        f"read_parquet([{', '.join(quote_literal(path) for path, _ in pinned)}], hive_partitioning = true, "
+        f"read_parquet([{', '.join(quote_literal(path) for path in paths)}], hive_partitioning = true, "
         f"hive_types = {{'{PARTITION_KEY}': VARCHAR}}, union_by_name = {'true' if union else 'false'})"
     )
 
@@ -408,6 +413,11 @@ class StagedPartition:
     def paths(self) -> list[str]:
         """The staged Parquet files (local paths), for ``read_parquet``."""
         return [os.path.join(self.folder, f) for f in self.files]
+
+    def read_sql(self) -> str:
+        """A DuckDB table expression over the staged files, as ``read_partition_sql`` reads a
+        published version: the table's columns plus ``billing_period``."""
+        return _read_files_sql(self.paths)
 
     @property
     def bytes(self) -> int:

@@ -18,6 +18,7 @@ from orchestration.gates import Gate, check_specs, gated_publish
 from orchestration.partitions import billing_periods
 from orchestration.resources import CurlakeSettings
 from transforms import duck, schema
+from transforms.day_digests import day_digests
 from transforms.dictionary import build_analyst_catalog
 from transforms.discover import Delivery, discover, verify_unchanged
 from transforms.lake import StagedPartition, stage_partition
@@ -149,8 +150,9 @@ def _reconciliation_gate(con, staged: str, delivery: Delivery) -> Gate:
 
 
 @contextmanager
-def staged_month(con, settings: CurlakeSettings, delivery: Delivery) -> Iterator[tuple[StagedPartition, list[Gate]]]:
-    """The delivery written once as the partition's next version (unpublished) and its gates.
+def staged_month(con, settings: CurlakeSettings, delivery: Delivery) -> Iterator[tuple[StagedPartition, list[Gate], dict]]:
+    """The delivery written once as the partition's next version (unpublished), its gates and
+    the lineage to publish it with.
 
     The rows stream from the source files through the conforming query into Parquet in the
     lake's staging area; the gates read those files (view ``staged``), so what is audited is
@@ -163,15 +165,26 @@ def staged_month(con, settings: CurlakeSettings, delivery: Delivery) -> Iterator
                 stage_partition(con, read_delivery(con, delivery), settings.lake, TABLE, delivery.billing_period)
             )
         # The files hold no billing_period (the Hive key): the view reads it from the path, as every reader will.
-        con.read_parquet(staged.paths, hive_partitioning=True).create_view(STAGED)
+        con.execute(f'CREATE VIEW "{STAGED}" AS SELECT * FROM {staged.read_sql()}')
         gates = audit(con, STAGED, delivery)
         # An overwrite during the read would publish rows of two deliveries, or lineage of another.
         verify_unchanged(delivery)
-        yield staged, gates
+        yield staged, gates, lineage(con, delivery)
 
 
-def lineage(delivery: Delivery) -> dict:
-    return {"delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format}
+# Where a row was read from, not what it says: a re-delivery moves unchanged rows to other files
+# and gives every row its new delivery_id, which must not make an unchanged day look changed.
+PROVENANCE_COLUMNS = ("source_file", "delivery_id")
+
+
+def lineage(con, delivery: Delivery) -> dict:
+    """What the version is made of: the delivery, and a digest per usage day of its rows (without
+    provenance) that lets day-scoped tables rebuild only the days a re-delivery changed."""
+    exclude = ", ".join(f'"{c}"' for c in PROVENANCE_COLUMNS)
+    return {
+        "delivery_id": delivery.delivery_id, "fingerprint": delivery.fingerprint, "format": delivery.format,
+        "day_digests": day_digests(con, f'SELECT * EXCLUDE ({exclude}) FROM "{STAGED}"'),
+    }
 
 
 @dg.asset(
@@ -193,10 +206,10 @@ def cost_line_items(context: dg.AssetExecutionContext, settings: CurlakeSettings
         # Nothing is kept in DuckDB between steps, so an in-memory database; spills go to workdir.
         con = duck.connect(memory_limit=settings.duckdb_memory_limit, temp_directory=os.path.join(workdir, "spill"))
         try:
-            with staged_month(con, settings, delivery) as (staged, gates):
+            with staged_month(con, settings, delivery) as (staged, gates, provenance):
 
                 def publish() -> dict:
-                    result = staged.publish(lineage=lineage(delivery))
+                    result = staged.publish(lineage=provenance)
                     build_analyst_catalog(settings.lake)
                     totals = next(g.observed for g in gates if g.name == RECONCILIATION[0])
                     return {
