@@ -15,14 +15,22 @@ import tempfile
 from bench.measure import StageFigures, stage
 from transforms import duck
 
-# Dagster's asset order for one billing period (every input before the tables that read it).
-STAGES: tuple[str, ...] = (
-    "cost_line_items", "business_metrics_daily", "budgets", "cost_allocation", "shared_cost_split",
-    "allocation_coverage", "unallocated_drivers", "tag_compliance", "tag_key_variants",
-    "unit_economics", "budget_variance", "forecast_accuracy", "cost_anomalies",
-)
-
 _log = logging.getLogger("bench")
+
+
+def stages() -> tuple[str, ...]:
+    """Every asset of one billing period in an order Dagster could run them (inputs first):
+    ``cost_line_items``, every curated table (``orchestration.assets.curated.TABLES``), the report."""
+    import graphlib
+
+    import orchestration.definitions  # noqa: F401  (declares every CuratedTable)
+    from orchestration.assets.curated import TABLES
+
+    graph = graphlib.TopologicalSorter({n: [*t.inputs, *t.history_inputs] for n, t in TABLES.items()})
+    return ("cost_line_items", *(n for n in graph.static_order() if n in TABLES), REPORT)
+
+
+REPORT = "showback_report"
 
 
 def _settings(source: str, lake: str, allocation_config: str, memory_limit: str):
@@ -33,17 +41,17 @@ def _settings(source: str, lake: str, allocation_config: str, memory_limit: str)
 
 def ingest(settings, period: str, *, workdir: str) -> dict:
     """cost_line_items exactly as its asset does it: read and write once, audit the files, publish, catalog."""
-    from orchestration.assets.cost_line_items import find_delivery, lineage, staged_month
+    from orchestration.assets.cost_line_items import find_delivery, staged_month
     from transforms.dictionary import build_analyst_catalog
 
     delivery = find_delivery(settings.source, period)
     con = duck.connect(memory_limit=settings.duckdb_memory_limit, temp_directory=os.path.join(workdir, "spill"))
     try:
-        with staged_month(con, settings, delivery) as (staged, gates):
+        with staged_month(con, settings, delivery) as (staged, gates, provenance):
             failed = [g.name for g in gates if g.blocking and not g.passed]
             if failed:
                 raise RuntimeError(f"cost_line_items {period}: blocking gates failed: {failed}")
-            result = staged.publish(lineage=lineage(delivery))
+            result = staged.publish(lineage=provenance)
         build_analyst_catalog(settings.lake)
         return {"rows": result.rows, "bytes": result.bytes}
     finally:
@@ -75,21 +83,34 @@ def curated(settings, name: str, period: str, *, workdir: str) -> dict:
         con.close()
 
 
+def report(settings, period: str) -> dict:
+    """The showback reports of the month, as the ``showback_report`` asset writes them."""
+    from transforms.report import open_lake, reports_root, write_month
+
+    con = open_lake(settings.lake, memory_limit=settings.duckdb_memory_limit)
+    try:
+        month = write_month(con, period, reports_root(settings.lake))
+    finally:
+        con.close()
+    written = sum(os.path.getsize(p) for p in month.paths.values()) if isinstance(month.paths, dict) else 0
+    return {"rows": len(month.paths), "bytes": written}
+
+
 def run_month(source: str, lake: str, period: str, allocation_config: str, *, memory_limit: str = "4GB",
-              input_rows: int = 0, stages: tuple[str, ...] = STAGES) -> list[StageFigures]:
+              input_rows: int = 0, only: tuple[str, ...] | None = None) -> list[StageFigures]:
     """Every stage for ``period``, in asset order; each stage's figures.
 
     Rows per second are reported against the month's line items (``input_rows``) for every
     stage: each one reads them, directly or through cost_allocation, whatever it writes.
     """
-    import orchestration.definitions  # noqa: F401  (declares every CuratedTable)
-
     settings = _settings(source, lake, allocation_config, memory_limit)
     out = []
-    for name in stages:
+    for name in only or stages():
         with tempfile.TemporaryDirectory(prefix="curlake-bench-") as workdir, stage(name) as figures:
             if name == "cost_line_items":
                 meta = ingest(settings, period, workdir=workdir)
+            elif name == REPORT:
+                meta = report(settings, period)
             else:
                 meta = curated(settings, name, period, workdir=workdir)
             figures.rows = input_rows or meta["rows"]
@@ -98,3 +119,10 @@ def run_month(source: str, lake: str, period: str, allocation_config: str, *, me
         print(f"  {name:<24} {figures.seconds:8.2f} s  {figures.rows_per_second:>12,.0f} rows/s  "
               f"peak RSS {figures.peak_rss_bytes / 2**20:7,.0f} MiB  (load {figures.load_average:.1f})", flush=True)
     return out
+
+
+def __getattr__(name: str):
+    """``STAGES``: ``stages()``, computed on first use (it imports every asset module)."""
+    if name == "STAGES":
+        return stages()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
