@@ -1,4 +1,6 @@
--- The split: common table expressions that follow `allocated` (allocated_line_items.sql) and end in
+-- The split: common table expressions that follow `allocated` (line items grouped by day, currency,
+-- service, charge category and decision key, with owners and summed costs: transforms.allocation.
+-- lineitems.grouped_allocated_sql over sql/cost_allocation/owners.sql) and end in
 -- `rounded`, every cost_allocation cell per day and cost basis, in cents. Used by cost_allocation.sql
 -- and shared_cost_split.sql, so both tables come from the same numbers.
 --
@@ -14,7 +16,8 @@
 -- Markers: usage_driver_sums, usage_drivers (fragments.usage_driver_fragments); metric_drivers
 -- (metric_drivers.sql or an empty SELECT). Parameters: $pools, $recipients, $teams and the fragments'.
 cells AS MATERIALIZED (
-    -- The only pass over the line items: exact sums (DECIMAL(38,10)) per output cell.
+    -- Exact sums (DECIMAL(38,10)) per output cell of the groups of line items in `allocated`, the
+    -- only pass over the line items.
     SELECT
         usage_date, currency, allocation_method, allocation_reason, pool,
         team, product, environment, cost_center,

@@ -438,6 +438,7 @@ class _Builder:
         aliases: list[tuple[str, str]] = []
         if "aliases" in entries:
             normalized = {self._norm(v) for v in values}
+            seen: dict[str, str] = {}
             for alias, target in entries["aliases"].mapping().items():
                 canonical = target.string()
                 if canonical not in values:
@@ -445,6 +446,9 @@ class _Builder:
                 key = self._norm(alias)
                 if key in normalized:
                     raise target.error(f"alias {alias!r} is already a configured {name} value")
+                if key in seen:
+                    raise target.error(f"aliases {seen[key]!r} and {alias!r} are the same after normalization (trim, {self.case})")
+                seen[key] = alias
                 aliases.append((key, canonical))
         return Dimension(name=name, tag_keys=keys, values=values, aliases=tuple(aliases))
 

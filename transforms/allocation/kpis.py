@@ -44,6 +44,9 @@ def build_unallocated_drivers(
     unknown_team_value, unallocated_amortized_cost, unallocated_unblended_cost,
     share_of_unallocated, line_items, resources, top_resource_ids (costliest first).
     """
+    # Per line item, not grouped by decision key and resource (measured 0.43 against 0.55 CPU s per
+    # million line items): only the team's tags and the rules are read, and only unallocated rows
+    # (about an eighth) are grouped by resource.
     allocated, params = allocated_sql(config, billing_period, line_items)
     text = f"WITH allocated AS (\n{allocated}\n),\n{sqltext.read('allocation_coverage', 'unallocated_drivers')}"
     params.update(top_n=config.top_unallocated, top_resources=top_resources)
@@ -70,15 +73,15 @@ def build_tag_compliance(
     tagged_cost, invalid_value_cost, missing_cost (amortized, DECIMAL(18,2)), line_items and
     compliance = tagged / taggable (DOUBLE).
     """
-    tag_frags, tag_params = fragments.tag_fragments(config)
+    key = fragments.decision_key(config, dimensions_only=True)
     text = sqltext.fill(
         sqltext.read("tag_compliance", "tag_compliance"),
-        {**tag_frags, "line_items": sqltext.quote_ident(line_items)},
+        {**fragments.tag_fragments(config), "raw_tags": key.raw_select, "line_items": sqltext.quote_ident(line_items)},
     )
     params = {
         **_taggable_params(config, billing_period),
         **fragments.config_params(config),
-        **tag_params,
+        **key.params,
         "required_tags": list(config.required_tags),
     }
     return sqltext.relation(con, text, params)

@@ -1,7 +1,8 @@
 """``cost_allocation`` and ``shared_cost_split``: owners' direct cost plus their shares of the pools, in cents.
 
-Both tables are one SQL statement each: allocated line items (lineitems.allocated_sql) as a CTE,
-the split (sql/shared_cost_split/split_cells.sql) and the table's own SELECT. They run the same
+Both tables are one SQL statement each: line items grouped by day, currency, service, charge
+category and decision key with their owners (lineitems.grouped_allocated_sql) as a CTE, the split
+(sql/shared_cost_split/split_cells.sql) and the table's own SELECT. They run the same
 deterministic split, so the shared rows of cost_allocation and the amounts of shared_cost_split
 are the same cents.
 """
@@ -14,7 +15,15 @@ import duckdb
 
 from transforms.allocation import fragments, sqltext
 from transforms.allocation.config import AllocationConfig
-from transforms.allocation.lineitems import allocated_sql
+from transforms.allocation.lineitems import grouped_allocated_sql
+
+# What the split reads of the line items besides the decision key: the cell's own columns and costs.
+_CELL_COLUMNS = ("usage_date", "currency", "service_code", "charge_category")
+_COSTS = (
+    "sum(unblended_cost) AS unblended_cost",
+    "sum(amortized_cost) AS amortized_cost",
+    "sum(net_amortized_cost) AS net_amortized_cost",
+)
 
 
 def split_sql(
@@ -25,8 +34,9 @@ def split_sql(
     metrics: str = "business_metrics_daily",
 ) -> tuple[str, dict[str, Any]]:
     """Allocated line items, the split CTEs and the SELECT in ``sql/<tail[0]>/<tail[1]>.sql``."""
-    allocated, params = allocated_sql(config, billing_period, line_items)
     usage_frags, usage_params = fragments.usage_driver_fragments(config)
+    measures = _COSTS + ((fragments.USAGE_SUM,) if any(p.driver_usage for p in config.pools) else ())
+    allocated, params = grouped_allocated_sql(config, billing_period, line_items, _CELL_COLUMNS, measures)
     if any(p.driver_metric for p in config.pools):
         metric = sqltext.fill(sqltext.read("shared_cost_split", "metric_drivers"), {"metrics": sqltext.quote_ident(metrics)})
     else:

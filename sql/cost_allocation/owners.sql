@@ -1,5 +1,8 @@
--- Every line item of one billing period with its owner, allocation method and shared pool.
--- Nothing is dropped: the result has exactly the rows of the line items (one per line item),
+-- Owner, allocation method and shared pool of every row of `keyed`: a CTE the caller defines before
+-- this text (transforms.allocation.lineitems), holding usage_account_id, the line item columns rules
+-- read and the raw tag / cost category values of the decision key (raw_tag_<i>, raw_cc_<i>; see
+-- fragments.decision_key), either per line item or per distinct key with summed costs. Every column
+-- of `keyed` passes through. Nothing is dropped or repeated: one output row per row of `keyed`.
 -- allocation_method in (tag, account, rule, shared, unallocated). Order of decisions:
 --   1. the first matching rule (rule_order; rules with override_tags false skip team-tagged items):
 --      a pool rule makes the item 'shared' (owner chosen later, by the pool's split), an owner rule 'rule';
@@ -9,41 +12,31 @@
 --   4. 'unallocated', reason 'no_owner'.
 -- Secondary dimensions: the rule's own value (method rule), else a valid tag value, else the account's
 -- value (environment always; product and cost center for method account), else the team's default.
--- Markers (filled by transforms.allocation.sqltext.fill): line_items, the quoted source table;
--- tag_<dim>, the normalized value of the first tag key present (fragments.tag_fragments);
--- rule_order, the rule CASE (fragments.rule_case); period_filter, billing_period = $billing_period
--- (or true for every period).
--- Parameters: $billing_period, $values_<dim>, $teams, $accounts, $rules, and the fragments' own.
-WITH li AS (
+-- Markers (filled by transforms.allocation.sqltext.fill): tag_<dim>, the normalized value of the
+-- first tag key present (fragments.tag_fragments); rule_order, the rule CASE (fragments.rule_case).
+-- Parameters: $values_<dim>, $team_products, $team_cost_centers, $accounts, $rules, and the fragments' own.
+normalized AS (
     SELECT
         *,
         /*@tag_team*/ AS tag_team,
         /*@tag_product*/ AS tag_product,
         /*@tag_environment*/ AS tag_environment,
         /*@tag_cost_center*/ AS tag_cost_center
-    FROM /*@line_items*/
-    WHERE /*@period_filter*/
+    FROM keyed
 ),
 matched AS (
     SELECT
         *,
         /*@rule_order*/ AS rule_order
-    FROM li
+    FROM normalized
 ),
+-- The config's tables that decide method and team are joined. Product, environment and cost
+-- center values and the teams' defaults are looked up in constant maps instead (map_from_entries
+-- of the bound list; a repeated key fails loudly): a reader that does not use those columns (the
+-- checks, anomalies' resources) does not pay for them, where DuckDB 2.0 keeps all but one of a
+-- chain of left joins whose columns nobody reads.
 team_values AS (
     SELECT unnest(CAST($values_team AS STRUCT(match_value VARCHAR, value VARCHAR)[]), recursive := true)
-),
-product_values AS (
-    SELECT unnest(CAST($values_product AS STRUCT(match_value VARCHAR, value VARCHAR)[]), recursive := true)
-),
-environment_values AS (
-    SELECT unnest(CAST($values_environment AS STRUCT(match_value VARCHAR, value VARCHAR)[]), recursive := true)
-),
-cost_center_values AS (
-    SELECT unnest(CAST($values_cost_center AS STRUCT(match_value VARCHAR, value VARCHAR)[]), recursive := true)
-),
-teams AS (
-    SELECT unnest(CAST($teams AS STRUCT(team VARCHAR, product VARCHAR, cost_center VARCHAR)[]), recursive := true)
 ),
 accounts AS (
     SELECT unnest(
@@ -75,17 +68,11 @@ decided AS (
         END AS allocation_method,
         r.team AS rule_team, r.product AS rule_product, r.environment AS rule_environment, r.cost_center AS rule_cost_center,
         tv.value AS tag_team_value,
-        pv.value AS tag_product_value,
-        ev.value AS tag_environment_value,
-        cv.value AS tag_cost_center_value,
         a.team AS account_team, a.product AS account_product, a.environment AS account_environment,
         a.cost_center AS account_cost_center
     FROM matched AS m
     LEFT JOIN rules AS r ON r.rule_order = m.rule_order
     LEFT JOIN team_values AS tv ON tv.match_value = m.tag_team
-    LEFT JOIN product_values AS pv ON pv.match_value = m.tag_product
-    LEFT JOIN environment_values AS ev ON ev.match_value = m.tag_environment
-    LEFT JOIN cost_center_values AS cv ON cv.match_value = m.tag_cost_center
     LEFT JOIN accounts AS a ON a.account_id = m.usage_account_id
 ),
 owned AS (
@@ -101,25 +88,24 @@ owned AS (
 SELECT
     o.* EXCLUDE (
         rule_order, rule_team, rule_product, rule_environment, rule_cost_center,
-        tag_team_value, tag_product_value, tag_environment_value, tag_cost_center_value,
-        account_team, account_product, account_environment, account_cost_center
+        tag_team_value, account_team, account_product, account_environment, account_cost_center
     ),
     CASE WHEN o.allocation_method <> 'shared' THEN coalesce(
         CASE WHEN o.allocation_method = 'rule' THEN o.rule_product END,
-        o.tag_product_value,
+        map_extract_value(map_from_entries(CAST($values_product AS STRUCT(match_value VARCHAR, value VARCHAR)[])), o.tag_product),
         CASE WHEN o.allocation_method = 'account' THEN o.account_product END,
-        t.product
+        map_extract_value(map_from_entries(CAST($team_products AS STRUCT(match_value VARCHAR, value VARCHAR)[])), o.team)
     ) END AS product,
     CASE WHEN o.allocation_method <> 'shared' THEN coalesce(
         CASE WHEN o.allocation_method = 'rule' THEN o.rule_environment END,
-        o.tag_environment_value,
+        map_extract_value(map_from_entries(CAST($values_environment AS STRUCT(match_value VARCHAR, value VARCHAR)[])), o.tag_environment),
         o.account_environment
     ) END AS environment,
     CASE WHEN o.allocation_method <> 'shared' THEN coalesce(
         CASE WHEN o.allocation_method = 'rule' THEN o.rule_cost_center END,
-        o.tag_cost_center_value,
+        map_extract_value(map_from_entries(CAST($values_cost_center AS STRUCT(match_value VARCHAR, value VARCHAR)[])), o.tag_cost_center),
         CASE WHEN o.allocation_method = 'account' THEN o.account_cost_center END,
-        t.cost_center
+        map_extract_value(map_from_entries(CAST($team_cost_centers AS STRUCT(match_value VARCHAR, value VARCHAR)[])), o.team)
     ) END AS cost_center,
     CASE
         WHEN o.allocation_method <> 'unallocated' THEN NULL
@@ -127,4 +113,3 @@ SELECT
         ELSE 'no_owner'
     END AS allocation_reason
 FROM owned AS o
-LEFT JOIN teams AS t ON t.team = o.team
