@@ -173,7 +173,9 @@ def test_killed_cli_run_is_marked_failed_and_the_next_run_publishes(deliveries, 
                             cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     staging = os.path.join(lake, "_staging", TABLE)
     try:  # kill it in the middle of its publish: its staging folder exists
-        wait_for(lambda: os.path.isdir(staging) and any(not n.endswith(".lock") for n in os.listdir(staging)),
+        # A run folder, not its lock file: a kill in the microseconds between creating the lock file
+        # and naming it leaves a ".lock-tmp" that is swept only an hour later (transforms/lake.py).
+        wait_for(lambda: os.path.isdir(staging) and any(not n.endswith((".lock", ".lock-tmp")) for n in os.listdir(staging)),
                  90, "the CLI run starting to publish", proc, interval=0.005)
     finally:
         proc.kill()
