@@ -6,8 +6,9 @@ whose rows of day d depend only on the line items of day d rebuild just the days
 changed (see ``orchestration/assets/curated.py`` and docs/reliability.md).
 
 A day's digest is order-independent (a re-delivery may list the same rows in other files and
-another order) and covers every column, not a subset: a change to any value, a row added,
-removed or duplicated changes it. Per day, in one DuckDB pass, it combines:
+another order) and covers every column of the relation it is given, not a subset: a change to
+any value, a row added, removed or duplicated changes it. The caller picks the columns:
+ingestion leaves out provenance (source_file, delivery_id), which every re-delivery changes. Per day, in one DuckDB pass, it combines:
 
 - the row count and the exact (DECIMAL) sums of the money columns present;
 - ``bit_xor`` and the HUGEINT ``sum`` of a 64-bit row hash over every column. XOR alone would

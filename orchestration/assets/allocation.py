@@ -30,6 +30,10 @@ cost_allocation = curated_asset(CuratedTable(
     ],
     group="allocation",
     sort_by=["usage_date", "team"],
+    # Day-scoped: every step of sql/cost_allocation and sql/shared_cost_split (cells, targets,
+    # direct-cost, metric and usage drivers, weights, largest-remainder rounding) is grouped or
+    # partitioned by usage_date; business metrics are read for the same day only.
+    day_column="usage_date",
 ))
 
 shared_cost_split = curated_asset(CuratedTable(
@@ -38,6 +42,8 @@ shared_cost_split = curated_asset(CuratedTable(
     build=lambda ctx: al.build_shared_cost_split(ctx.con, _cfg(ctx), ctx.billing_period),
     inputs=["cost_line_items", "business_metrics_daily"],
     group="allocation",
+    # Day-scoped: the same split as cost_allocation, one row per pool, day, basis and recipient.
+    day_column="usage_date",
 ))
 
 allocation_coverage = curated_asset(CuratedTable(

@@ -6,14 +6,28 @@ Every curated table follows the same write-audit-publish path:
 2. the table is built by DuckDB SQL into a run-local staging database (spills to disk);
 3. its gates run on the staged rows and are reported as Dagster asset checks;
 4. only if no blocking gate failed is the partition published atomically and the catalog rebuilt.
+
+Day-scoped rebuilds. AWS re-delivers the whole month several times a day, usually changing only
+the last day or two. A table declared with ``day_column`` (its rows of day d come only from the
+line items of usage day d, plus inputs that do not vary by day) rebuilds only the days whose
+line items changed, when its current version shows that nothing else did: the same build
+fingerprint (SQL, code, configuration: ``build_fingerprint``), the same content of every other
+input, and the per-day digests of the line items it was built from (``transforms.day_digests``,
+recorded by ``cost_line_items``). The staged table is then the current version's rows of the
+other days plus the rebuilt days' rows, and the gates audit all of it, as after a full build.
+Whatever is unknown or doubtful (no digests, another input changed, half the month or more
+changed, rebuilt rows outside the rebuilt days, another column list) means a full build; the
+lineage of every version says which (``rebuilt_days``, ``rebuild_reason``).
 """
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,11 +35,23 @@ import duckdb
 
 from orchestration.gates import Gate, check_specs, gated_publish
 from orchestration.partitions import billing_periods
-from orchestration.resources import CurlakeSettings
+from orchestration.resources import REPO_ROOT, CurlakeSettings
 from transforms import duck, lake, periods
+from transforms.day_digests import DAY_COLUMN, changed_days, table_digest
 from transforms.dictionary import build_analyst_catalog
 
 STAGED = "staged"
+LINE_ITEMS = "cost_line_items"
+# What a build is made of besides its input tables: the SQL files, the Python that composes and
+# runs them (allocation fragments, builders, the table declarations) and the configuration files.
+# A change to any of them makes the next build of every table full, once. The allocation config,
+# which may live outside the repo (--allocation-config), is hashed by content too.
+FINGERPRINT_TREES = ("sql", "transforms", "business_metrics", "orchestration/assets", "config")
+FINGERPRINT_SUFFIXES = frozenset({".sql", ".py", ".yaml", ".yml", ".json"})
+# Scratch names of a day-scoped build in the run-local database.
+_REBUILD_DAYS = "curlake_rebuild_days"
+_ALL_LINE_ITEMS = "curlake_all_line_items"
+_REBUILT = "curlake_rebuilt"
 
 
 @dataclass
@@ -83,6 +109,12 @@ class CuratedTable:
     sort_by: Sequence[str] = ()
     summary: Callable[[BuildContext, str], dict] | None = None
     columns: Sequence[tuple[str, str, str]] = field(default_factory=tuple)
+    # A column of the table (DATE, or a TIMESTAMP taken at its day) such that its rows of day d are
+    # computed only from the cost_line_items rows of usage day d (and inputs that do not vary by
+    # day): the table can rebuild only the days a re-delivery changed. Declare it only where the
+    # SQL makes that true (docs/reliability.md lists each table's reason), and never on a table
+    # that reads source_file or delivery_id: the line items' day digests leave provenance out.
+    day_column: str | None = None
 
 
 @contextmanager
@@ -142,7 +174,226 @@ def documentation(name: str, fallback: str) -> dict:
     return {"description": description, "metadata": {"dagster/column_schema": schema}}
 
 
+# ----------------------------------------------------------------------------------- rebuild plan
+
+
+def build_fingerprint(settings: CurlakeSettings) -> str:
+    """A hash of everything a build is made of besides its input tables (FINGERPRINT_TREES, the
+    allocation config's content, the DuckDB version): equal fingerprints, same build.
+
+    Deliberately wider than one table's own SQL folder: cost_allocation also runs the SQL of
+    shared_cost_split and the fragments Python writes, and a missed dependency would let a
+    day-scoped build mix rows of two builds. A change anywhere costs one full build.
+    """
+    digest = hashlib.sha256(f"duckdb {duckdb.__version__}\n".encode())
+    for tree in FINGERPRINT_TREES:
+        for path in sorted((REPO_ROOT / tree).rglob("*")):
+            if path.suffix in FINGERPRINT_SUFFIXES and "__pycache__" not in path.parts and path.is_file():
+                digest.update(_labelled(path.relative_to(REPO_ROOT).as_posix(), path))
+    digest.update(_labelled("allocation config", Path(settings.allocation_config)))
+    return digest.hexdigest()
+
+
+def _labelled(label: str, path: Path) -> bytes:
+    """The file's bytes behind its label and length (no two file lists hash alike), or 'absent'."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return f"{label} absent\n".encode()
+    return f"{label} {len(data)}\n".encode() + data
+
+
+@dataclass(frozen=True)
+class RebuildPlan:
+    """What to rebuild of the partition: ``days`` None for all of it, else only those days (maybe
+    none) on top of the ``previous`` version record's rows of the other days; ``reason`` says why."""
+
+    days: tuple[str, ...] | None
+    reason: str
+    previous: dict[str, Any] | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.days is None
+
+
+def _record(lake_root: str, table: str, period: str, version: str | None) -> dict[str, Any] | None:
+    """The retained version record of ``version`` (None if unknown or no longer retained)."""
+    return next((r for r in lake.version_records(lake_root, table, period) if r["version"] == version), None)
+
+
+def line_item_digests(settings: CurlakeSettings, period: str, read: dict[str, dict[str, str | None]]) -> dict[str, str] | None:
+    """The per-day digests recorded with the cost_line_items version that was opened (None if it has none)."""
+    record = _record(settings.lake, LINE_ITEMS, period, read[LINE_ITEMS][period])
+    return (record or {}).get("lineage", {}).get("day_digests")
+
+
+def input_digests(con: duckdb.DuckDBPyConnection, table: CuratedTable) -> dict[str, str]:
+    """Content digests of the table's inputs other than the line items, as opened.
+
+    Versions alone would not do: every refresh run re-publishes business_metrics_daily, with new
+    versions of the same rows, and a version change would force a full build each time.
+    """
+    return {name: table_digest(con, f"SELECT * FROM {lake.quote_identifier(name)}") for name in table.inputs if name != LINE_ITEMS}
+
+
+def plan_rebuild(
+    table: CuratedTable,
+    settings: CurlakeSettings,
+    period: str,
+    fingerprint: str,
+    digests: dict[str, str] | None,
+    inputs: dict[str, str],
+) -> RebuildPlan:
+    """Full, or the days whose line items changed since the current version (see the module docstring)."""
+    if digests is None:
+        return RebuildPlan(None, "the cost_line_items version read records no day digests")
+    current = lake.current_version(settings.lake, table.name, period)
+    if current is None:
+        return RebuildPlan(None, "first build of the partition")
+    previous = _record(settings.lake, table.name, period, current)
+    if previous is None:  # the record names its current version: only a concurrent publish gets here
+        return RebuildPlan(None, f"current version {current} has no readable record")
+    was = previous.get("lineage", {})
+    if was.get("build_fingerprint") != fingerprint:
+        return RebuildPlan(None, f"the build (SQL, code or configuration) changed since version {current}")
+    before = was.get("input_digests") or {}
+    changed_inputs = sorted(n for n in set(before) | set(inputs) if before.get(n) != inputs.get(n))
+    if changed_inputs:
+        return RebuildPlan(None, f"input {', '.join(changed_inputs)} changed since version {current}")
+    old = was.get("line_item_day_digests")
+    if old is None:
+        return RebuildPlan(None, f"version {current} records no line item day digests")
+    days = changed_days(old, digests)
+    limit = periods.days_in(period) / 2
+    if len(days) >= limit:
+        return RebuildPlan(None, f"{len(days)} day(s) of line items changed since version {current}: half the month or more")
+    what = ", ".join(days) if days else "none"
+    return RebuildPlan(tuple(days), f"line items changed on {len(days)} day(s) since version {current}: {what}", previous)
+
+
+# ----------------------------------------------------------------------------------- build
+
+
+def _build_days(table: CuratedTable, ctx: BuildContext, plan: RebuildPlan) -> str | None:
+    """Stage the previous version's rows of the unchanged days plus the changed days rebuilt.
+
+    The build runs with ``cost_line_items`` narrowed to the changed days; the full view is back in
+    place before the gates run. Returns None when STAGED holds the result, or why a full build is
+    needed instead (then nothing is staged).
+    """
+    assert plan.days is not None and plan.previous is not None and table.day_column is not None
+    con, settings, period = ctx.con, ctx.settings, ctx.billing_period
+    version = plan.previous["version"]
+    previous = lake.read_partition_sql(settings.lake, table.name, period)
+    if lake.current_version(settings.lake, table.name, period) != version:
+        return f"{table.name} {period} was published by another run while this one planned"
+    day = lake.quote_identifier(table.day_column)
+    line_items = lake.quote_identifier(LINE_ITEMS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_REBUILD_DAYS} AS SELECT CAST(unnest(CAST($days AS VARCHAR[])) AS DATE) AS day",
+                {"days": list(plan.days)})
+    con.execute(f"ALTER VIEW {line_items} RENAME TO {_ALL_LINE_ITEMS}")
+    try:
+        con.execute(f"CREATE VIEW {line_items} AS SELECT * FROM {_ALL_LINE_ITEMS} "
+                    f"WHERE {lake.quote_identifier(DAY_COLUMN)} IN (SELECT day FROM {_REBUILD_DAYS})")
+        table.build(ctx).create(_REBUILT)
+    finally:
+        con.execute(f"DROP VIEW IF EXISTS {line_items}")
+        con.execute(f"ALTER VIEW {_ALL_LINE_ITEMS} RENAME TO {line_items}")
+    rebuilt = con.table(_REBUILT)
+    columns = [[n, str(t)] for n, t in zip(rebuilt.columns, rebuilt.types) if n.lower() != lake.PARTITION_KEY]
+    if columns != plan.previous["columns"]:
+        con.execute(f"DROP TABLE {_REBUILT}")
+        return f"the rebuilt columns differ from version {version}'s: {columns} vs {plan.previous['columns']}"
+    [(stray, example)] = con.execute(
+        f"SELECT count(*), min(CAST({day} AS VARCHAR)) FROM {_REBUILT} "
+        f"WHERE {day} IS NULL OR CAST({day} AS DATE) NOT IN (SELECT day FROM {_REBUILD_DAYS})"
+    ).fetchall()
+    [(undated,)] = con.execute(f"SELECT count(*) FROM {previous} WHERE {day} IS NULL").fetchall()
+    if stray or undated:
+        con.execute(f"DROP TABLE {_REBUILT}")
+        ctx.log.warning(f"{table.name} declares day_column={table.day_column!r} but is not day-scoped: fix its declaration")
+        return (f"{stray} rebuilt row(s) outside the rebuilt days (first: {example}) and {undated} row(s) of version "
+                f"{version} without a {table.day_column}: {table.name} is not day-scoped by {table.day_column}")
+    select = ", ".join(lake.quote_identifier(c) for c in rebuilt.columns)
+    con.execute(
+        f"CREATE TABLE {STAGED} AS SELECT {select} FROM {previous} "
+        f"WHERE CAST({day} AS DATE) NOT IN (SELECT day FROM {_REBUILD_DAYS}) "
+        f"UNION ALL SELECT {select} FROM {_REBUILT}"
+    )
+    con.execute(f"DROP TABLE {_REBUILT}")
+    return None
+
+
+def build_staged(
+    table: CuratedTable, settings: CurlakeSettings, period: str, con: duckdb.DuckDBPyConnection, log: Any,
+    *, day_scoped: bool = True,
+) -> tuple[BuildContext, dict[str, Any]]:
+    """Open the inputs and build the table into STAGED, day-scoped where the plan allows; return
+    the build context (for the gates) and the lineage to publish with.
+
+    ``day_scoped=False`` forces a full build (the benchmark compares both). Runs without Dagster:
+    the asset and bench/ call it alike.
+    """
+    read = open_inputs(con, settings, period, table.inputs, table.history_inputs)
+    ctx = BuildContext(settings, period, con, log)
+    fingerprint = build_fingerprint(settings)
+    lineage: dict[str, Any] = {"inputs": read, "build_fingerprint": fingerprint}
+    if table.day_column is None:
+        plan = RebuildPlan(None, "not day-scoped: every build is full")
+    else:
+        digests = line_item_digests(settings, period, read)
+        inputs = input_digests(con, table)
+        lineage["input_digests"] = inputs
+        if digests is not None:
+            lineage["line_item_day_digests"] = digests
+        plan = (plan_rebuild(table, settings, period, fingerprint, digests, inputs) if day_scoped
+                else RebuildPlan(None, "day-scoped rebuild switched off by the caller"))
+    if not plan.full:
+        fallback = _build_days(table, ctx, plan)
+        if fallback is None and build_fingerprint(settings) != fingerprint:
+            # SQL or configuration edited while the days were built: they may not match the rest.
+            con.execute(f"DROP TABLE {STAGED}")
+            fallback = "the build (SQL, code or configuration) changed while the days were rebuilt"
+        if fallback is not None:
+            plan = RebuildPlan(None, fallback)
+    if plan.full:
+        table.build(ctx).create(STAGED)
+    lineage["rebuilt_days"] = "full" if plan.full else list(plan.days or ())
+    lineage["rebuild_reason"] = plan.reason
+    log.info(f"{table.name} {period}: {'full build' if plan.full else f'rebuilt days {list(plan.days or ())}'} ({plan.reason})")
+    return ctx, lineage
+
+
+def publish_staged(table: CuratedTable, ctx: BuildContext, lineage: dict[str, Any]) -> dict[str, Any]:
+    """Publish STAGED as the partition's new version with ``lineage``, rebuild the catalog; the
+    materialization metadata."""
+    settings, period = ctx.settings, ctx.billing_period
+    result = lake.publish_partition(
+        ctx.con, f'SELECT * FROM "{STAGED}"', settings.lake, table.name, period,
+        sort_by=list(table.sort_by) or None, lineage=lineage,
+    )
+    build_analyst_catalog(settings.lake)
+    meta = {
+        "rows": result.rows, "version": result.version, "bytes": result.bytes, "inputs": lineage["inputs"],
+        "rebuild": "full" if lineage["rebuilt_days"] == "full" else "day-scoped",
+        "rebuilt_days": lineage["rebuilt_days"], "rebuild_reason": lineage["rebuild_reason"],
+    }
+    if table.summary:
+        meta |= table.summary(ctx, STAGED)
+    return meta
+
+
+def _check_declaration(table: CuratedTable) -> None:
+    if table.day_column is not None and (LINE_ITEMS not in table.inputs or LINE_ITEMS in table.history_inputs):
+        raise ValueError(
+            f"{table.name}: day_column={table.day_column!r} needs {LINE_ITEMS} among its same-period inputs "
+            f"(inputs={list(table.inputs)}, history_inputs={list(table.history_inputs)})"
+        )
+
+
 def curated_asset(table: CuratedTable) -> dg.AssetsDefinition:
+    _check_declaration(table)
     TABLES[table.name] = table
     declared = [(g.name, g.description, g.blocking) for g in table.gates]
 
@@ -158,22 +409,8 @@ def curated_asset(table: CuratedTable) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, settings: CurlakeSettings):
         period = context.partition_key
         with workspace(settings) as con:
-            read = open_inputs(con, settings, period, table.inputs, table.history_inputs)
-            ctx = BuildContext(settings, period, con, context.log)
-            table.build(ctx).create(STAGED)
+            ctx, lineage = build_staged(table, settings, period, con, context.log)
             gates = [g.run(ctx, STAGED) for g in table.gates]
-
-            def publish() -> dict:
-                result = lake.publish_partition(
-                    con, f'SELECT * FROM "{STAGED}"', settings.lake, table.name, period,
-                    sort_by=list(table.sort_by) or None, lineage={"inputs": read},
-                )
-                build_analyst_catalog(settings.lake)
-                meta = {"rows": result.rows, "version": result.version, "bytes": result.bytes, "inputs": read}
-                if table.summary:
-                    meta |= table.summary(ctx, STAGED)
-                return meta
-
-            yield from gated_publish(context, gates, publish)
+            yield from gated_publish(context, gates, lambda: publish_staged(table, ctx, lineage))
 
     return _asset
