@@ -69,7 +69,7 @@ def publish_line_items(settings, query: str, params: dict | None = None) -> tupl
 def run_downstream(settings, *, day_scoped: bool) -> list[StageFigures]:
     """Every asset after cost_line_items as it runs (curated tables: inputs, plan, build, gates,
     publish; then the showback report)."""
-    from orchestration.assets.curated import STAGED, TABLES, build_staged, publish_staged
+    from orchestration.assets.curated import STAGED, TABLES, publish_staged, stage_table
 
     out = []
     for name in stages()[1:]:
@@ -85,11 +85,12 @@ def run_downstream(settings, *, day_scoped: bool) -> list[StageFigures]:
             con = duck.connect(f"{workdir}/stage.duckdb", memory_limit=settings.duckdb_memory_limit,
                                temp_directory=f"{workdir}/spill", s3=False)
             try:
-                ctx, lineage = build_staged(table, settings, dataset.PERIOD, con, _log, day_scoped=day_scoped)
-                failed = [g.name for g in (gate.run(ctx, STAGED) for gate in table.gates) if g.blocking and not g.passed]
-                # The asset would stop here; the benchmark publishes anyway so that the tables
-                # reading this one run in both modes alike, and says so.
-                publish_staged(table, ctx, lineage)
+                with stage_table(table, settings, dataset.PERIOD, con, _log, day_scoped=day_scoped) as staged:
+                    lineage = staged.lineage
+                    failed = [g.name for g in (gate.run(staged.ctx, STAGED) for gate in table.gates) if g.blocking and not g.passed]
+                    # The asset would stop here; the benchmark publishes anyway so that the tables
+                    # reading this one run in both modes alike, and says so.
+                    publish_staged(table, staged)
             finally:
                 con.close()
             figures.notes.update(rebuilt_days=lineage["rebuilt_days"], failed_gates=failed)

@@ -3,8 +3,9 @@
 Every curated table follows the same write-audit-publish path:
 1. its input tables are opened as views over their current, pinned lake files (one billing
    period, or every period for inputs that need history such as baselines);
-2. the table is built by DuckDB SQL into a run-local staging database (spills to disk);
-3. its gates run on the staged rows and are reported as Dagster asset checks;
+2. the table is built by DuckDB SQL (a run-local database, spilling to disk) and written once,
+   straight to its new version's Parquet files in the lake's staging area;
+3. its gates run on those files and are reported as Dagster asset checks;
 4. only if no blocking gate failed is the partition published atomically and the catalog rebuilt.
 
 Day-scoped rebuilds. AWS re-delivers the whole month several times a day, usually changing only
@@ -23,7 +24,7 @@ lineage of every version says which (``rebuilt_days``, ``rebuild_reason``).
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -275,19 +276,19 @@ def plan_rebuild(
 # ----------------------------------------------------------------------------------- build
 
 
-def _build_days(table: CuratedTable, ctx: BuildContext, plan: RebuildPlan) -> str | None:
-    """Stage the previous version's rows of the unchanged days plus the changed days rebuilt.
+def _build_days(table: CuratedTable, ctx: BuildContext, plan: RebuildPlan) -> tuple[str | None, str | None]:
+    """The previous version's rows of the unchanged days plus the changed days rebuilt.
 
-    The build runs with ``cost_line_items`` narrowed to the changed days; the full view is back in
-    place before the gates run. Returns None when STAGED holds the result, or why a full build is
-    needed instead (then nothing is staged).
+    The build runs with ``cost_line_items`` narrowed to the changed days (into a scratch table);
+    the full view is back in place before the gates run. Returns the SELECT of the rows to stage,
+    or why a full build is needed instead: ``(sql, None)`` or ``(None, reason)``.
     """
     assert plan.days is not None and plan.previous is not None and table.day_column is not None
     con, settings, period = ctx.con, ctx.settings, ctx.billing_period
     version = plan.previous["version"]
     previous = lake.read_partition_sql(settings.lake, table.name, period)
     if lake.current_version(settings.lake, table.name, period) != version:
-        return f"{table.name} {period} was published by another run while this one planned"
+        return None, f"{table.name} {period} was published by another run while this one planned"
     day = lake.quote_identifier(table.day_column)
     line_items = lake.quote_identifier(LINE_ITEMS)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_REBUILD_DAYS} AS SELECT CAST(unnest(CAST($days AS VARCHAR[])) AS DATE) AS day",
@@ -304,7 +305,7 @@ def _build_days(table: CuratedTable, ctx: BuildContext, plan: RebuildPlan) -> st
     columns = [[n, str(t)] for n, t in zip(rebuilt.columns, rebuilt.types) if n.lower() != lake.PARTITION_KEY]
     if columns != plan.previous["columns"]:
         con.execute(f"DROP TABLE {_REBUILT}")
-        return f"the rebuilt columns differ from version {version}'s: {columns} vs {plan.previous['columns']}"
+        return None, f"the rebuilt columns differ from version {version}'s: {columns} vs {plan.previous['columns']}"
     [(stray, example)] = con.execute(
         f"SELECT count(*), min(CAST({day} AS VARCHAR)) FROM {_REBUILT} "
         f"WHERE {day} IS NULL OR CAST({day} AS DATE) NOT IN (SELECT day FROM {_REBUILD_DAYS})"
@@ -313,24 +314,32 @@ def _build_days(table: CuratedTable, ctx: BuildContext, plan: RebuildPlan) -> st
     if stray or undated:
         con.execute(f"DROP TABLE {_REBUILT}")
         ctx.log.warning(f"{table.name} declares day_column={table.day_column!r} but is not day-scoped: fix its declaration")
-        return (f"{stray} rebuilt row(s) outside the rebuilt days (first: {example}) and {undated} row(s) of version "
-                f"{version} without a {table.day_column}: {table.name} is not day-scoped by {table.day_column}")
+        return None, (f"{stray} rebuilt row(s) outside the rebuilt days (first: {example}) and {undated} row(s) of version "
+                      f"{version} without a {table.day_column}: {table.name} is not day-scoped by {table.day_column}")
     select = ", ".join(lake.quote_identifier(c) for c in rebuilt.columns)
-    con.execute(
-        f"CREATE TABLE {STAGED} AS SELECT {select} FROM {previous} "
-        f"WHERE CAST({day} AS DATE) NOT IN (SELECT day FROM {_REBUILD_DAYS}) "
-        f"UNION ALL SELECT {select} FROM {_REBUILT}"
-    )
-    con.execute(f"DROP TABLE {_REBUILT}")
-    return None
+    # The previous version's files are pinned history copies: they stay while the new version is written.
+    return (f"SELECT {select} FROM {previous} WHERE CAST({day} AS DATE) NOT IN (SELECT day FROM {_REBUILD_DAYS}) "
+            f"UNION ALL SELECT {select} FROM {_REBUILT}"), None
 
 
-def build_staged(
+@dataclass
+class StagedTable:
+    """A table's new version written to the lake's staging area, not yet published: the view
+    STAGED reads its files (what the gates audit is what ``publish_staged`` makes live)."""
+
+    ctx: BuildContext
+    lineage: dict[str, Any]
+    partition: lake.StagedPartition
+
+
+@contextmanager
+def stage_table(
     table: CuratedTable, settings: CurlakeSettings, period: str, con: duckdb.DuckDBPyConnection, log: Any,
     *, day_scoped: bool = True,
-) -> tuple[BuildContext, dict[str, Any]]:
-    """Open the inputs and build the table into STAGED, day-scoped where the plan allows; return
-    the build context (for the gates) and the lineage to publish with.
+) -> Iterator[StagedTable]:
+    """Open the inputs, build the table (day-scoped where the plan allows) and write it once, to
+    the new version's Parquet files in staging; view STAGED reads them. Unpublished, the files
+    are deleted when the block ends.
 
     ``day_scoped=False`` forces a full build (the benchmark compares both). Runs without Dagster:
     the asset and bench/ call it alike.
@@ -349,39 +358,41 @@ def build_staged(
             lineage["line_item_day_digests"] = digests
         plan = (plan_rebuild(table, settings, period, fingerprint, digests, inputs) if day_scoped
                 else RebuildPlan(None, "day-scoped rebuild switched off by the caller"))
+    rows: duckdb.DuckDBPyRelation | str | None = None
     if not plan.full:
-        fallback = _build_days(table, ctx, plan)
-        if fallback is None and build_fingerprint(settings) != fingerprint:
+        rows, fallback = _build_days(table, ctx, plan)
+        if rows is not None and build_fingerprint(settings) != fingerprint:
             # SQL or configuration edited while the days were built: they may not match the rest.
-            con.execute(f"DROP TABLE {STAGED}")
-            fallback = "the build (SQL, code or configuration) changed while the days were rebuilt"
-        if fallback is not None:
+            rows, fallback = None, "the build (SQL, code or configuration) changed while the days were rebuilt"
+        if rows is None:
             plan = RebuildPlan(None, fallback)
     if plan.full:
-        table.build(ctx).create(STAGED)
+        rows = table.build(ctx)
     lineage["rebuilt_days"] = "full" if plan.full else list(plan.days or ())
     lineage["rebuild_reason"] = plan.reason
     log.info(f"{table.name} {period}: {'full build' if plan.full else f'rebuilt days {list(plan.days or ())}'} ({plan.reason})")
-    return ctx, lineage
+    with lake.stage_partition(con, rows, settings.lake, table.name, period, sort_by=list(table.sort_by) or None) as partition:
+        con.execute(f"DROP TABLE IF EXISTS {_REBUILT}")
+        con.execute(f'CREATE OR REPLACE VIEW "{STAGED}" AS SELECT * FROM {partition.read_sql()}')
+        try:
+            yield StagedTable(ctx, lineage, partition)
+        finally:
+            con.execute(f'DROP VIEW IF EXISTS "{STAGED}"')
 
 
-def publish_staged(table: CuratedTable, ctx: BuildContext, lineage: dict[str, Any]) -> dict[str, Any]:
-    """Publish STAGED as the partition's new version with ``lineage``, rebuild the catalog; the
-    materialization metadata."""
-    settings, period = ctx.settings, ctx.billing_period
-    result = lake.publish_partition(
-        ctx.con, f'SELECT * FROM "{STAGED}"', settings.lake, table.name, period,
-        sort_by=list(table.sort_by) or None, lineage=lineage,
-    )
-    build_analyst_catalog(settings.lake)
+def publish_staged(table: CuratedTable, staged: StagedTable) -> dict[str, Any]:
+    """Publish the staged version with its lineage, rebuild the catalog; the materialization metadata."""
+    ctx, lineage = staged.ctx, staged.lineage
+    # The summary reads the staged files: before publishing moves them.
+    summary = table.summary(ctx, STAGED) if table.summary else {}
+    result = staged.partition.publish(lineage=lineage)
+    build_analyst_catalog(ctx.settings.lake)
     meta = {
         "rows": result.rows, "version": result.version, "bytes": result.bytes, "inputs": lineage["inputs"],
         "rebuild": "full" if lineage["rebuilt_days"] == "full" else "day-scoped",
         "rebuilt_days": lineage["rebuilt_days"], "rebuild_reason": lineage["rebuild_reason"],
     }
-    if table.summary:
-        meta |= table.summary(ctx, STAGED)
-    return meta
+    return meta | summary
 
 
 def _check_declaration(table: CuratedTable) -> None:
@@ -408,9 +419,8 @@ def curated_asset(table: CuratedTable) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, settings: CurlakeSettings):
         period = context.partition_key
-        with workspace(settings) as con:
-            ctx, lineage = build_staged(table, settings, period, con, context.log)
-            gates = [g.run(ctx, STAGED) for g in table.gates]
-            yield from gated_publish(context, gates, lambda: publish_staged(table, ctx, lineage))
+        with workspace(settings) as con, stage_table(table, settings, period, con, context.log) as staged:
+            gates = [g.run(staged.ctx, STAGED) for g in table.gates]
+            yield from gated_publish(context, gates, lambda: publish_staged(table, staged))
 
     return _asset
