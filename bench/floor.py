@@ -48,14 +48,14 @@ def scan_floor(files: list[str], *, memory_limit: str = "4GB") -> StageFigures:
     return best
 
 
-def copy_floor(files: list[str], *, memory_limit: str = "4GB") -> StageFigures:
+def copy_floor(files: list[str], *, memory_limit: str = "4GB", runs: int = 2) -> StageFigures:
     """DuckDB copying the export, every column unchanged, to zstd Parquet: the least any
-    ingestion that keeps every line item (read once, write once) can cost. Best of two runs."""
+    ingestion that keeps every line item (read once, write once) can cost. Best of ``runs``."""
     import shutil
     import tempfile
 
     best: StageFigures | None = None
-    for _ in range(2):
+    for _ in range(runs):
         workdir = tempfile.mkdtemp(prefix="curlake-copy-floor-")
         con = duck.connect(memory_limit=memory_limit, temp_directory=f"{workdir}/spill", s3=False)
         try:
