@@ -12,6 +12,12 @@ WITH base AS (
     SELECT
         a.*,
         a.line_item_type IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') AS is_usage,
+        -- Offsets: discounts, credits, refunds and the SP negation take cost off other line items
+        -- (their amortized cost is negative or zero); they charge for no resource, even with a resource id.
+        a.line_item_type IN (
+            'SavingsPlanNegation', 'Credit', 'Refund', 'BundledDiscount', 'EdpDiscount',
+            'PrivateRateDiscount', 'RiVolumeDiscount', 'SppDiscount', 'Discount'
+        ) AS is_offset,
         coalesce(a.usage_type, '') AS ut
     FROM allocated AS a
     WHERE a.billing_period IN (SELECT unnest(CAST($periods AS VARCHAR[])))
@@ -104,7 +110,9 @@ SELECT
         AS previous_generation_num,
     compute_kind IN ('ec2', 'rds', 'elasticache', 'opensearch', 'redshift') AS previous_generation_den,
     -- Tagging compliance: taggable cost carrying every required tag with a configured value.
-    list_contains(CAST($taggable_categories AS VARCHAR[]), charge_category)
+    -- Taggable cost is gross of offsets, on both sides: an untagged discount with a resource id would
+    -- otherwise lower the denominator and not the numerator, and the share could pass 1.
+    list_contains(CAST($taggable_categories AS VARCHAR[]), charge_category) AND NOT is_offset
         AND (NOT $require_resource_id OR nullif(trim(resource_id), '') IS NOT NULL) AS tagging_den,
     (NOT list_contains(CAST($required_tags AS VARCHAR[]), 'team')
         OR coalesce(list_contains(CAST($team_values AS VARCHAR[]), tag_team), false))
