@@ -123,6 +123,26 @@ def test_tag_compliance(con, config):
     assert len(got) == 8  # cost_center is not required
 
 
+def test_tag_compliance_leaves_offsets_out_of_both_sides(config):
+    """An untagged discount or credit that carries a resource id (AWS puts one on some) is not a
+    resource's cost: counted in the taggable base only, it lowered the base and not the tagged
+    cost, and compliance passed 1 (2.32 on the benchmark's month)."""
+    c = connect()
+    try:
+        insert(c, [
+            li("6", day=DAY1, resource_id="i-a", tags={"team": "alpha", "product": "p1", "environment": "prod"}),
+            li("2", day=DAY1, resource_id="i-b"),  # untagged usage: in the base
+            li("-3", day=DAY1, resource_id="i-a", line_item_type="EdpDiscount"),
+            li("-1", day=DAY1, resource_id="i-b", line_item_type="Credit"),
+        ])
+        rows = build_tag_compliance(c, config, PERIOD).select("usage_account_id, required_tag, taggable_cost, tagged_cost, compliance").fetchall()
+    finally:
+        c.close()
+    # Taggable 6 + 2 = 8 (the -3 and -1 offsets out), tagged 6: 0.75 for every required tag.
+    assert {r[1]: r[2:] for r in rows} == {tag: (Decimal("8.00"), Decimal("6.00"), 0.75)
+                                           for tag in ("team", "product", "environment", "all_required")}
+
+
 def test_tag_key_variants(con, config):
     rows = build_tag_key_variants(con, config, PERIOD).select(
         "tag_key, required_tag, closest_key, match_kind, distance, line_items, amortized_cost"

@@ -78,6 +78,13 @@ LINE_ITEM_TYPES: frozenset[str] = frozenset(
     }
 )
 
+# Line items that take cost off others (their amortized cost is negative or zero) and charge for no
+# resource, even where they carry a resource id: left out of both sides of every taggable-cost share.
+OFFSET_LINE_ITEM_TYPES: tuple[str, ...] = (
+    "BundledDiscount", "Credit", "Discount", "EdpDiscount", "PrivateRateDiscount", "Refund",
+    "RiVolumeDiscount", "SavingsPlanNegation", "SppDiscount",
+)
+
 CHARGE_CATEGORIES: frozenset[str] = frozenset({"Usage", "Purchase", "Adjustment", "Tax"})
 PURCHASE_OPTIONS: frozenset[str] = frozenset({"OnDemand", "Spot", "SavingsPlan", "Reserved"})
 

@@ -14,10 +14,8 @@ WITH base AS (
         a.line_item_type IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') AS is_usage,
         -- Offsets: discounts, credits, refunds and the SP negation take cost off other line items
         -- (their amortized cost is negative or zero); they charge for no resource, even with a resource id.
-        a.line_item_type IN (
-            'SavingsPlanNegation', 'Credit', 'Refund', 'BundledDiscount', 'EdpDiscount',
-            'PrivateRateDiscount', 'RiVolumeDiscount', 'SppDiscount', 'Discount'
-        ) AS is_offset,
+        -- ($offset_line_item_types: transforms.schema.OFFSET_LINE_ITEM_TYPES, as in tag_compliance.)
+        list_contains(CAST($offset_line_item_types AS VARCHAR[]), a.line_item_type) AS is_offset,
         coalesce(a.usage_type, '') AS ut
     FROM allocated AS a
     WHERE a.billing_period IN (SELECT unnest(CAST($periods AS VARCHAR[])))

@@ -1,13 +1,15 @@
 -- tag_compliance: the share of taggable cost (amortized) that carries every required tag with a
 -- configured value, per account and service, for one billing period; one row per required tag and
 -- one for all of them together (required_tag 'all_required').
--- Taggable: a charge category in $taggable_categories and, when $require_resource_id, a resource id
+-- Taggable: a charge category in $taggable_categories, not an offset ($offset_line_item_types), and,
+-- when $require_resource_id, a resource id
 -- (only resources can carry tags). A tag counts when one of its keys (precedence order) has a value
 -- that is a configured value or alias after normalization; a present but unknown value is
 -- 'invalid', an absent one 'missing'.
 -- Markers: line_items; raw_tags, the owner tag keys' raw values (raw_tag_<i>, fragments.decision_key
 -- with dimensions_only); tag_<dim>, their normalized values (fragments.tag_fragments, as in owners.sql).
--- Parameters: $billing_period, $values_<dim>, $required_tags, $taggable_categories, $require_resource_id,
+-- Parameters: $billing_period, $values_<dim>, $required_tags, $taggable_categories, $offset_line_item_types,
+-- $require_resource_id,
 -- $tagkey_<i>.
 WITH keyed AS (
     -- The only pass over the line items: taggable cost per account, service and raw owner tag values
@@ -18,6 +20,9 @@ WITH keyed AS (
     FROM /*@line_items*/
     WHERE billing_period = $billing_period
         AND list_contains(CAST($taggable_categories AS VARCHAR[]), charge_category)
+        -- Offsets (discounts, credits, refunds, SP negation) charge for no resource, even with a resource
+        -- id: out of the taggable cost, or an untagged discount lowers the base and the share passes 1.
+        AND NOT list_contains(CAST($offset_line_item_types AS VARCHAR[]), line_item_type)
         -- A resource id other than blanks. Nothing left after trimming the left end is nothing left after
         -- trimming both (same blanks; every code point checked, DuckDB 2.0.1), and a scan filtered by
         -- ltrim() costs 0.05 CPU s per million line items, by nullif(trim(resource_id), '') 0.37.

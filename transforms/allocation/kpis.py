@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from transforms import periods
+from transforms import periods, schema
 from transforms.allocation import fragments, sqltext
 from transforms.allocation.config import AllocationConfig
 from transforms.allocation.lineitems import allocated_sql
@@ -57,6 +57,7 @@ def _taggable_params(config: AllocationConfig, billing_period: str) -> dict[str,
     return {
         "billing_period": periods.validate(billing_period),
         "taggable_categories": list(config.taggable_charge_categories),
+        "offset_line_item_types": list(schema.OFFSET_LINE_ITEM_TYPES),
         "require_resource_id": config.taggable_requires_resource_id,
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from transforms import periods
+from transforms import periods, schema
 from transforms.allocation import AllocationConfig, fragments, sqltext
 from transforms.allocation.lineitems import allocated_sql
 from transforms.efficiency.config import CreditScoreConfig
@@ -56,6 +56,7 @@ def classified_ctes(
         s3_tiered_classes=list(config.s3_tiered_classes),
         required_tags=list(allocation_config.required_tags),
         taggable_categories=list(allocation_config.taggable_charge_categories),
+        offset_line_item_types=list(schema.OFFSET_LINE_ITEM_TYPES),
         require_resource_id=allocation_config.taggable_requires_resource_id,
         **{f"{dim}_values": [row["match_value"] for row in values[f"values_{dim}"]]
            for dim in ("team", "product", "environment", "cost_center")},
