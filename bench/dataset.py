@@ -41,7 +41,7 @@ SQUADS = 3
 # Only the most used team key is split (its variants keep the base team): one map_concat per row.
 TEAM_TAG_KEY = "user_team"
 # Bumped whenever the widening changes, so a stale cache is rebuilt rather than measured.
-RECIPE = "widen-v2"
+RECIPE = "widen-v3"  # v3: rows without a resource id (empty text too) keep none
 
 
 def span_hours(rows: int) -> int:
@@ -113,11 +113,12 @@ _WIDEN_SQL = """
 WITH src AS (
     SELECT *,
         hash(line_item_resource_id) AS h,
-        line_item_resource_id IS NOT NULL AND line_item_usage_account_id <> ALL($payers) AS movable
+        nullif(line_item_resource_id, '') IS NOT NULL AND line_item_usage_account_id <> ALL($payers) AS movable
     FROM read_parquet($file)
 )
 SELECT * EXCLUDE (h, movable, line_item_resource_id, line_item_usage_account_id, line_item_usage_account_name, resource_tags),
-    CASE WHEN line_item_resource_id IS NULL THEN NULL
+    -- The generator writes '' for charges of no resource (fees, discounts, credits): they keep it.
+    CASE WHEN nullif(line_item_resource_id, '') IS NULL THEN line_item_resource_id
          ELSE line_item_resource_id || '-' || CAST(date_diff('hour', TIMESTAMP '2000-01-01', line_item_usage_start_date) // $span AS VARCHAR)
     END AS line_item_resource_id,
     CASE WHEN movable AND h % $shards > 0
