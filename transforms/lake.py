@@ -69,6 +69,9 @@ from transforms import periods, storage
 PARTITION_KEY = "billing_period"
 DEFAULT_KEEP_HISTORY = 3
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
+# DuckDB's own default. Each writing thread buffers a whole row group before flushing it: at 1M rows a
+# 76-column FOCUS month held 2.5 GB per million rows written and, at 10M rows, spilled 165 GB.
+DEFAULT_ROW_GROUP_SIZE = 122_880
 STATE_FORMAT = 1
 
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -369,7 +372,7 @@ def publish_partition(
     *,
     params: dict[str, Any] | None = None,
     sort_by: list[str] | None = None,
-    row_group_size: int = 1_000_000,
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
     version: str | None = None,
     lineage: dict[str, Any] | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
@@ -464,7 +467,7 @@ def stage_partition(
     *,
     params: dict[str, Any] | None = None,
     sort_by: list[str] | None = None,
-    row_group_size: int = 1_000_000,
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
     version: str | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Iterator[StagedPartition]:
