@@ -4,6 +4,12 @@ Figures are built with ``matplotlib.figure.Figure`` and its Agg canvas, never py
 state, no display, safe in a Dagster worker thread. Amounts arrive as Decimal and are plotted as
 floats (drawing needs no cent precision; the tables beside the charts print the exact figures).
 Negative amounts (credits) are stacked below zero so a bar never hides its other parts.
+
+Speed: a month's reports draw hundreds of charts, and matplotlib's cost is laying a figure out
+(ticks, text extents), not painting pixels. ``_png`` therefore lays each figure out once (see
+there), and titles over axes whose tick labels never carry an offset text ("1e6") are placed at
+the top of the axes directly (``_title``) instead of matplotlib measuring every tick label at
+each draw to check that nothing overlaps them.
 """
 
 from __future__ import annotations
@@ -13,9 +19,13 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from matplotlib.figure import Figure
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import DateFormatter, DayLocator
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import Bbox
+from PIL import Image
 
 DIRECT = "#2f6db3"
 SHARED = "#f0a030"
@@ -24,12 +34,59 @@ BUDGET = "#c0392b"
 FORECAST = "#7f8c8d"
 PALETTE = ("#2f6db3", "#f0a030", "#3a9d5d", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#d35400")
 DPI = 100
+# Blank space added around a figure before it is drawn (inches: left, bottom, right, top), so that
+# whatever sticks out of it (long tick labels, the legend right of the plot) lands on the canvas.
+MARGIN = (3.0, 1.0, 2.0, 1.0)
+MARGIN_SCALES = (1, 2, 4, 8)  # the margin doubles while what is drawn reaches the canvas edge
+PAD_INCHES = 0.1  # blank border kept around what is drawn (savefig's default pad_inches)
 
 
 def _png(fig: Figure) -> bytes:
+    """``fig`` drawn once, cropped to what is drawn plus ``PAD_INCHES``, as an RGB PNG.
+
+    What ``savefig(bbox_inches="tight")`` gives, at a third of its cost: savefig lays the figure out
+    once to measure it, again to find its tight box, then a third time to paint the resized figure.
+    Here the canvas is grown by ``MARGIN`` around the figure, the axes keeping their size and place
+    relative to one another, painted once, and cropped to its non-background pixels. Should
+    anything touch the canvas edge (a label longer than the margin), the margin doubles and the
+    figure is drawn again, so nothing is ever cut off (ValueError past ``MARGIN_SCALES``). The
+    background is opaque, hence RGB: a quarter less to compress than savefig's RGBA.
+    """
+    fig.set_dpi(DPI)
+    width, height = fig.get_size_inches()
+    places = [(ax, ax.get_position(original=True)) for ax in fig.axes]
+    canvas = FigureCanvasAgg(fig)
+    background = np.frombuffer(bytes(round(c * 255) for c in fig.get_facecolor()), dtype=np.uint32)[0]
+    for scale in MARGIN_SCALES:
+        left, bottom, right, top = (m * scale for m in MARGIN)
+        full_w, full_h = width + left + right, height + bottom + top
+        fig.set_size_inches(full_w, full_h)
+        for ax, p in places:
+            ax.set_position(Bbox.from_extents((left + p.x0 * width) / full_w, (bottom + p.y0 * height) / full_h,
+                                              (left + p.x1 * width) / full_w, (bottom + p.y1 * height) / full_h))
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
+        ink = rgba.view(np.uint32)[..., 0] != background
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        if rows.size == 0 or (rows[0] > 0 and cols[0] > 0 and rows[-1] < ink.shape[0] - 1 and cols[-1] < ink.shape[1] - 1):
+            break
+    else:
+        titles = [t for ax in fig.axes for t in (ax.get_title(loc="left"), ax.get_title()) if t]
+        raise ValueError(f"chart {' / '.join(titles) or '(untitled)'}: what it draws does not fit in the figure plus a blank "
+                         f"margin of {left:g} in left, {right:g} in right, {bottom:g} in below and {top:g} in above "
+                         "(a label tens of inches long?)")
+    pad = round(PAD_INCHES * DPI)
+    if rows.size:
+        rgba = rgba[max(rows[0] - pad, 0):rows[-1] + 1 + pad, max(cols[0] - pad, 0):cols[-1] + 1 + pad]
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    Image.fromarray(rgba).convert("RGB").save(buf, format="png", dpi=(DPI, DPI))
     return buf.getvalue()
+
+
+def _title(ax, text: str) -> None:
+    """The axes' title, left-aligned on top of it: only for axes whose y tick labels never carry an
+    offset text (money, categories, fixed 0-100 scales), the one thing matplotlib would move it for."""
+    ax.set_title(text, loc="left", fontsize=11, y=1.0)
 
 
 def _money_axis(ax, currency: str, axis: str = "y") -> None:
@@ -91,7 +148,7 @@ def monthly_trend(months: Sequence[str], direct: Sequence[Decimal], shared: Sequ
     _money_axis(ax, currency)
     _style(ax)
     _legend(ax)
-    ax.set_title("Allocated cost per month (amortized)", loc="left", fontsize=11)
+    _title(ax, "Allocated cost per month (amortized)")
     return _png(fig)
 
 
@@ -114,7 +171,7 @@ def daily_cost(days: Sequence[date], direct: Sequence[Decimal], shared: Sequence
     _money_axis(ax, currency)
     _style(ax)
     _legend(ax)
-    ax.set_title("Allocated cost per day", loc="left", fontsize=11)
+    _title(ax, "Allocated cost per day")
     return _png(fig)
 
 
@@ -131,7 +188,7 @@ def by_service(services: Sequence[str], direct: Sequence[Decimal], shared: Seque
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     _legend(ax)
-    ax.set_title("Cost by service", loc="left", fontsize=11)
+    _title(ax, "Cost by service")
     return _png(fig)
 
 
@@ -147,7 +204,7 @@ def direct_and_shared(labels: Sequence[str], amounts: Sequence[Decimal], shared:
     _money_axis(ax, currency, axis="x")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.set_title("Direct cost by allocation method, shared cost by pool", loc="left", fontsize=11)
+    _title(ax, "Direct cost by allocation method, shared cost by pool")
     return _png(fig)
 
 
@@ -188,7 +245,7 @@ def budget_burn(days: Sequence[date], cumulative: Sequence[Decimal], budget: Dec
     _money_axis(ax, currency)
     _style(ax)
     _legend(ax)
-    ax.set_title("Budget, actual and forecast", loc="left", fontsize=11)
+    _title(ax, "Budget, actual and forecast")
     return _png(fig)
 
 
@@ -208,10 +265,10 @@ def credit_score(components: Sequence[str], scores: Sequence[float | None], cont
     left.set_xlim(0, 130)
     left.axvline(100, color="#999999", linewidth=0.8, linestyle=":")
     left.set_xlabel("score (points; 100 = at goal)")
-    left.set_title("Components this month", loc="left", fontsize=11)
+    _title(left, "Components this month")
     right.plot(list(weeks), [c if c is not None else float("nan") for c in composites], color=PALETTE[0], marker="o")
     right.set_ylim(0, 105)
-    right.set_title("Composite per week", loc="left", fontsize=11)
+    _title(right, "Composite per week")
     right.set_xticks(list(weeks), [w.strftime("%b %d") for w in weeks])
     right.tick_params(axis="x", labelrotation=45)
     for ax in (left, right):
@@ -237,5 +294,5 @@ def teams_overview(teams: Sequence[str], direct: Sequence[Decimal], shared: Sequ
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     _legend(ax)
-    ax.set_title(f"Allocated cost by team, {period}", loc="left", fontsize=11)
+    _title(ax, f"Allocated cost by team, {period}")
     return _png(fig)

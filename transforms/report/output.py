@@ -24,7 +24,7 @@ import duckdb
 
 from transforms import lake as lake_io, periods, storage
 from transforms.report import charts, queries
-from transforms.report.gather import ReportError, check_month, gather, month_overview, teams
+from transforms.report.gather import ReportError, check_month, gather, gather_teams, month_overview
 from transforms.report.page import CSS, Report, money, render
 
 REPORTS_FOLDER = ("_reports", "showback")
@@ -116,14 +116,17 @@ def _index(period: str, written: dict[str, str], overview: list[dict]) -> str:
 
 
 def write_month(con: duckdb.DuckDBPyConnection, period: str, root: str) -> MonthReports:
-    """Write the report of every team with cost in ``period``, the month's index, and its summary."""
+    """Write the report of every team with cost in ``period``, the month's index, and its summary.
+
+    The teams' data is read in one pass (``gather_teams``: one query per section, not per team);
+    the month's cost is then in drawing the charts, one layout each (``charts._png``).
+    """
     period = check_month(con, period)
     overview = month_overview(con, period)
-    written: dict[str, str] = {}
-    for team in teams(con, period):
-        path = report_path(root, period, team)
-        write_text(path, make_report(con, team, period).html)
-        written[team] = path
+    data = gather_teams(con, period)
+    written = {team: report_path(root, period, team) for team in data}  # a bad team name fails before any drawing
+    for team, path in written.items():
+        write_text(path, render(data[team]).html)
     index = storage.join(root, f"billing_period={period}", "index.html")
     write_text(index, _index(period, written, overview))
     currency = ", ".join(r[0] for r in con.execute(queries.CURRENCIES, {"period": period}).fetchall())
