@@ -1,9 +1,10 @@
 """Export one billing period of ``cost_line_items`` as FOCUS 1.2 (``sql/focus_1_2/export.sql``).
 
 ``cost_line_items`` is the one table every source format lands in (CUR 2.0, legacy CUR, FOCUS),
-so exporting from it serves all of them. The relation is lazy and streams: DuckDB scans the
-line items twice (once for the small table of payer account names, once for the rows) and
-never holds the month in memory.
+so exporting from it serves all of them. The relation is lazy and streams: DuckDB reads whole
+line items once, plus two narrow passes of 4 columns each (``sql/focus_1_2/period.sql`` when the
+relation is made: granularity and payer account names; the distinct SKU keys inside the
+export), and never holds the month in memory.
 
 What ``cost_line_items`` does not carry (invoice id, SKU ids, charge descriptions, the end of
 the charge period, payer account names) is derived; docs/focus.md lists each derivation.
@@ -50,7 +51,6 @@ AWS = Provider(
 )
 
 
-
 def focus_relation(
     con: duckdb.DuckDBPyConnection,
     billing_period: str,
@@ -60,24 +60,26 @@ def focus_relation(
 ) -> duckdb.DuckDBPyRelation:
     """FOCUS 1.2 rows of ``billing_period`` from the table or view ``source`` (canonical columns).
 
-    Creates the temporary view ``cost_line_items`` on ``con`` when ``source`` has another name. The granularity of usage rows (hourly or daily, which sets
-    ChargePeriodEnd) is read from the data first: daily deliveries start every row at midnight.
+    Creates the temporary view ``cost_line_items`` on ``con`` when ``source`` has another name.
+    What holds for the whole period is read first, in one small query (``period.sql``), and
+    bound into the export: the granularity of usage rows (hourly or daily, which sets
+    ChargePeriodEnd; daily deliveries start every row at midnight) and the payer account names.
     """
     billing_period = periods.validate(billing_period)
     if source != "cost_line_items":
         con.execute(f"CREATE OR REPLACE TEMP VIEW cost_line_items AS SELECT * FROM {quote_identifier(source)}")
-    [(hourly,)] = con.execute(
-        "SELECT coalesce(bool_or(usage_start <> date_trunc('day', usage_start)), true) "
-        "FROM cost_line_items WHERE billing_period = $billing_period",
-        {"billing_period": billing_period},
-    ).fetchall()
+    payers = con.execute(load_sql("focus_1_2/period"), {"billing_period": billing_period}).fetchall()
+    # Daily only when every usage starts at midnight; hourly when one does not, or none is known.
+    known = [hourly for _, _, hourly in payers if hourly is not None]
     start = datetime.combine(periods.first_day(billing_period), datetime.min.time())
     end = datetime.combine(periods.first_day(periods.next_period(billing_period)), datetime.min.time())
     params = {
         "billing_period": billing_period,
         "period_start": start,
         "period_end": end,
-        "hourly": bool(hourly),
+        "hourly": any(known) if known else True,
+        "payer_account_ids": [payer for payer, _, _ in payers if payer is not None],
+        "payer_account_names": [name for payer, name, _ in payers if payer is not None],
         "provider_name": provider.name,
         "publisher_name": provider.publisher,
         "invoice_issuer_name": provider.invoice_issuer,
