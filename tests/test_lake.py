@@ -391,3 +391,20 @@ def test_s3_lake_publish_replace_rollback(s3_bucket, con):
     assert lake.rollback(root, "costs", "2025-01") == first.version
     assert glob_totals(con, root) == {"2025-01": (900, expected_cost(900))}
     assert con.execute(f"SELECT count(*), min(tag) FROM {lake.read_partition_sql(root, 'costs')}").fetchone() == (900, 1)
+
+
+def test_staged_partition_is_audited_where_it_lies_and_published_by_rename(tmp_path):
+    """stage_partition: the files a gate reads are the files published; unpublished, nothing stays."""
+    root = str(tmp_path / "lake")
+    con = duck.connect(s3=False)
+    rows = "SELECT i AS n, CAST(i AS DECIMAL(18,10)) AS cost FROM range(5) t(i)"
+    with lake.stage_partition(con, rows, root, "t", "2025-01") as staged:  # left unpublished: a failed gate
+        assert con.execute(f"SELECT count(*), sum(cost) FROM {staged.read_sql()}").fetchone() == (5, Decimal("10"))
+    assert lake.list_partitions(root, "t") == [] and _tree(tmp_path / "lake" / "_staging" / "t") == []
+    with lake.stage_partition(con, rows, root, "t", "2025-01") as staged:
+        names = [os.path.basename(p) for p in staged.paths]
+        result = staged.publish(lineage={"audited": True})
+        with pytest.raises(lake.LakeError, match="is published"):
+            staged.read_sql()
+    assert [os.path.basename(f) for f in result.files] == names and result.rows == 5
+    assert con.execute(f"SELECT sum(cost) FROM {lake.read_partition_sql(root, 't', '2025-01')}").fetchone() == (Decimal("10"),)

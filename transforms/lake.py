@@ -419,7 +419,11 @@ class StagedPartition:
 
     def read_sql(self) -> str:
         """A DuckDB table expression over the staged files, as ``read_partition_sql`` reads a
-        published version: the table's columns plus ``billing_period``."""
+        published version: the table's columns plus ``billing_period``. Only until ``publish()``:
+        publishing moves the files (a view made from this text must not be read afterwards)."""
+        if self.published is not None:
+            raise LakeError(f"{self.table}/{PARTITION_KEY}={self.billing_period}: version {self.version} is published; "
+                            f"read it with read_partition_sql")
         return _read_files_sql(self.paths)
 
     @property
